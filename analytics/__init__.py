@@ -1,0 +1,1 @@
+"""Lake layout, DuckDB views and insight queries over engagement events."""

@@ -1,0 +1,78 @@
+"""Users, roles and scopes, passwords, access and refresh tokens, API keys, session cookies."""
+
+from __future__ import annotations
+
+from . import tokens
+from .errors import (
+    ApiKeyNotFoundError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    MissingCredentialsError,
+    MissingScopeError,
+    TokenExpiredError,
+    UserExistsError,
+    UserNotFoundError,
+)
+from .models import ApiKey, RefreshToken, User
+from .roles import ROLE_SCOPES, Role, Scope, parse_scopes
+from .service import (
+    Principal,
+    TokenPair,
+    authenticate,
+    count_users,
+    create_api_key,
+    create_user,
+    get_user,
+    get_user_by_name,
+    get_user_or_raise,
+    issue_tokens,
+    list_api_keys,
+    list_users,
+    looks_like_api_key,
+    principal_for,
+    principal_from_access_token,
+    principal_from_api_key,
+    refresh_tokens,
+    revoke_api_key,
+    revoke_refresh_tokens,
+    update_user,
+)
+
+__all__ = [
+    "ROLE_SCOPES",
+    "ApiKey",
+    "ApiKeyNotFoundError",
+    "InvalidCredentialsError",
+    "InvalidTokenError",
+    "MissingCredentialsError",
+    "MissingScopeError",
+    "Principal",
+    "RefreshToken",
+    "Role",
+    "Scope",
+    "TokenExpiredError",
+    "TokenPair",
+    "User",
+    "UserExistsError",
+    "UserNotFoundError",
+    "authenticate",
+    "count_users",
+    "create_api_key",
+    "create_user",
+    "get_user",
+    "get_user_by_name",
+    "get_user_or_raise",
+    "issue_tokens",
+    "list_api_keys",
+    "list_users",
+    "looks_like_api_key",
+    "parse_scopes",
+    "principal_for",
+    "principal_from_access_token",
+    "principal_from_api_key",
+    "refresh_tokens",
+    "revoke_api_key",
+    "revoke_refresh_tokens",
+    "tokens",
+    "update_user",
+]

@@ -1,0 +1,64 @@
+"""The error hierarchy every room builds on; the HTTP edge maps it to status codes in one place.
+
+VigilError                    code, message, details (a JSON-able dict for the caller to act on)
+ ├── NotFoundError            404  a named thing does not exist
+ ├── ConflictError            409  it exists already, or its state forbids the change
+ ├── InvalidInputError        422  a field's value is not allowed (details name the field)
+ ├── TooLargeError            413  a body or file over a configured limit (details name the limit)
+ ├── UnsupportedMediaError    415  a content type or format that is not accepted
+ ├── AuthenticationError      401  no credentials, or credentials that are malformed or expired
+ ├── PermissionDeniedError    403  valid credentials without the scope the action needs
+ ├── LegalBlockError          451  withheld in the caller's region
+ └── UnavailableError         503  a store, the bus or a model is not reachable or not loaded
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VigilError(Exception):
+    """Base of Vigil's errors: a stable machine ``code``, a human ``message``, ``details``."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class NotFoundError(VigilError):
+    code = "not_found"
+
+
+class ConflictError(VigilError):
+    code = "conflict"
+
+
+class InvalidInputError(VigilError):
+    code = "invalid_input"
+
+
+class TooLargeError(VigilError):
+    code = "too_large"
+
+
+class UnsupportedMediaError(VigilError):
+    code = "unsupported_media_type"
+
+
+class AuthenticationError(VigilError):
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(VigilError):
+    code = "forbidden"
+
+
+class LegalBlockError(VigilError):
+    code = "unavailable_for_legal_reasons"
+
+
+class UnavailableError(VigilError):
+    code = "unavailable"

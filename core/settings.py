@@ -1,0 +1,310 @@
+"""Vigil's configuration: one typed settings tree read from ``VIGIL_*`` variables and ``.env``.
+
+Nested groups use a double underscore: ``VIGIL_BUS__MAX_ATTEMPTS=8``. Every field carries a
+description, which ``vigil config show`` prints beside the effective value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VIGIL_"
+NESTED_DELIMITER = "__"
+
+#: Secrets that ship in examples and docs. Refused outside development.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "password", "vigil", "dev-secret-change-me"}
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. The message names each variable and what is allowed."""
+
+
+class HttpSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP server.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes of `vigil api`.")
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body accepted outside upload routes (bytes); more gets 413.",
+    )
+    public_url: str | None = Field(
+        None, description="URL users reach Vigil at; defaults to http://HOST:PORT."
+    )
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr = Field(
+        SecretStr("dev-secret-change-me"),
+        description="Key that signs access tokens and session cookies (32+ random bytes).",
+    )
+    access_token_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Lifetime of a JWT access token (minutes)."
+    )
+    refresh_token_days: int = Field(
+        14, ge=1, le=365, description="Lifetime of a refresh token (days)."
+    )
+    session_hours: int = Field(
+        12, ge=1, le=24 * 30, description="Lifetime of a dashboard session cookie (hours)."
+    )
+    cookie_secure: bool = Field(
+        False, description="Mark the session cookie Secure (set true behind HTTPS)."
+    )
+
+
+class BusSettings(BaseModel):
+    max_attempts: int = Field(
+        5, ge=1, le=100, description="Deliveries of a message before it goes to dead letters."
+    )
+    backoff_initial_seconds: float = Field(
+        1.0, gt=0, description="Delay before the first retry; doubles each attempt."
+    )
+    backoff_max_seconds: float = Field(
+        300.0, gt=0, description="Longest delay between two retries."
+    )
+    ack_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A delivery not acknowledged in this time (consumer died) is redelivered.",
+    )
+    batch_size: int = Field(
+        64, ge=1, le=10_000, description="Messages a consumer fetches per round trip."
+    )
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = Field(
+        None, description="S3 API endpoint (MinIO, Ceph...); empty means AWS."
+    )
+    region: str = Field("us-east-1", description="S3 region name.")
+    access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
+    secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+
+
+class WorkerSettings(BaseModel):
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of a worker's /healthz, /readyz and /metrics; 0 serves none "
+        "(under `vigil up` the API's /metrics already covers the workers).",
+    )
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level written to the log."
+    )
+    format: Literal["text", "json"] = Field(
+        "text", description="`text` for people, `json` for log shippers."
+    )
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one Vigil process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "development",
+        description="`development` allows placeholder secrets; `production` refuses them.",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the embedded stores (database, bus, objects)."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata store; empty means SQLite in DATA_DIR.",
+    )
+    bus_url: str | None = Field(
+        None, description="sqlite:///PATH or nats://HOST:PORT; empty means SQLite in DATA_DIR."
+    )
+    storage_url: str | None = Field(
+        None, description="file:///PATH or s3://BUCKET[/PREFIX]; empty means DATA_DIR/objects."
+    )
+    models_dir: Path | None = Field(
+        None, description="Directory of model files; empty means DATA_DIR/models."
+    )
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
+    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+
+    @field_validator("database_url", "bus_url", "storage_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None, info: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        allowed = {
+            "database_url": ("sqlite", "postgresql"),
+            "bus_url": ("sqlite", "nats"),
+            "storage_url": ("file", "s3"),
+        }[info.field_name]
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in allowed:
+            raise ValueError(f"scheme must be one of {', '.join(allowed)}")
+        return value
+
+    # Derived locations: the embedded defaults live under data_dir.
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+
+    @property
+    def effective_bus_url(self) -> str:
+        return self.bus_url or f"sqlite:///{(self.data_dir / 'bus.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'objects').resolve()}"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.http.public_url or f"http://{self.http.host}:{self.http.port}"
+
+    def check_secrets(self) -> None:
+        """Refuse placeholder secrets outside development."""
+        if self.env == "development":
+            return
+        key = self.auth.secret_key.get_secret_value()
+        if key in PLACEHOLDER_SECRETS or len(key) < 32:
+            raise ConfigError(
+                f"{ENV_PREFIX}AUTH{NESTED_DELIMITER}SECRET_KEY: a placeholder or short secret is "
+                f"refused when {ENV_PREFIX}ENV={self.env}; set 32+ random characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+
+
+def _env_names(model: type[BaseModel], prefix: str) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        env_name = f"{prefix}{name.upper()}"
+        names.add(env_name)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= _env_names(annotation, env_name + NESTED_DELIMITER)
+    return names
+
+
+def known_env_names() -> set[str]:
+    """Every ``VIGIL_*`` variable the settings tree reads."""
+    return _env_names(Settings, ENV_PREFIX)
+
+
+def _check_unknown_variables(environ: dict[str, str]) -> None:
+    known = known_env_names()
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k.upper() not in known)
+    # Variables read by tests and tools rather than by a Vigil process.
+    unknown = [k for k in unknown if not k.startswith(f"{ENV_PREFIX}TEST_")]
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        lines.append(f"{name}: unknown setting{hint}")
+    raise ConfigError("\n".join(lines) + "\n(`vigil config show` lists every setting)")
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"]]
+        name = ENV_PREFIX + NESTED_DELIMITER.join(part.upper() for part in location)
+        got = item.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{name}: {item['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment, ``.env`` and ``overrides``.
+
+    Raises ConfigError naming every variable that is unknown or holds a value that is not allowed.
+    """
+    _check_unknown_variables(dict(os.environ))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc)) from None
+    settings.check_secrets()
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once by the entry point."""
+    return load_settings()
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret replaced by ``**********``."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    for path in _secret_paths(Settings):
+        node = data
+        for part in path[:-1]:
+            node = node[part]
+        if node.get(path[-1]) is not None:
+            node[path[-1]] = "**********"
+    for key in ("database_url", "bus_url"):
+        if data.get(key):
+            data[key] = _mask_url_password(data[key])
+    return data
+
+
+def _secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths += _secret_paths(annotation, (*prefix, name))
+        elif "SecretStr" in str(annotation):
+            paths.append((*prefix, name))
+    return paths
+
+
+def _mask_url_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':**********' if colon else ''}@{host}"
+
+
+def describe_fields(
+    model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX
+) -> list[tuple[str, str]]:
+    """(variable name, description) for every leaf setting, in declaration order."""
+    rows: list[tuple[str, str]] = []
+    for name, field in model.model_fields.items():
+        env_name = f"{prefix}{name.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += describe_fields(annotation, env_name + NESTED_DELIMITER)
+        else:
+            rows.append((env_name, field.description or ""))
+    return rows

@@ -1,0 +1,10 @@
+"""Languages and regions: language identification, translation, country rules, UI strings.
+
+Today it owns the region table: each country's languages and review language.
+"""
+
+from __future__ import annotations
+
+from .regions import REGIONS, Region, get_region
+
+__all__ = ["REGIONS", "Region", "get_region"]

@@ -1,0 +1,5 @@
+"""``python -m vigil``: the same as the ``vigil`` command."""
+
+from vigil.cli import main
+
+main()

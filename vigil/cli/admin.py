@@ -1,0 +1,155 @@
+"""Operator commands: migrations, configuration, accounts and API keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core import auth
+from core.db import Database, current_revision, head_revision, upgrade
+from core.errors import VigilError
+from core.settings import describe_fields, get_settings, masked
+
+console = Console()
+db_app = typer.Typer(help="The metadata store.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for apps.", no_args_is_help=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def open_database() -> Database:
+    """The configured database, or exit with the command that prepares it."""
+    url = get_settings().effective_database_url
+    try:
+        revision = current_revision(url)
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one readable line
+        fail(f"cannot open the database: {exc}")
+    if revision != head_revision():
+        fail(f"the database is at revision {revision or 'none'}, not {head_revision()}: "
+             "run `vigil db upgrade` first")
+    return Database(url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if needed and apply every migration."""
+    settings = get_settings()
+    url = settings.effective_database_url
+    try:
+        upgrade(url)
+    except VigilError as exc:
+        fail(exc.message)
+    console.print(f"database at revision [bold]{current_revision(url)}[/] (head {head_revision()})")
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the effective configuration, secrets masked, with each variable's meaning."""
+    settings = get_settings()
+    data = masked(settings)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title="Vigil configuration", show_lines=False)
+    table.add_column("variable", style="cyan", no_wrap=True)
+    table.add_column("value", style="bold")
+    table.add_column("meaning")
+    for name, description in describe_fields():
+        node: object = data
+        for part in name.removeprefix("VIGIL_").lower().split("__"):
+            node = node[part] if isinstance(node, dict) else None  # type: ignore[index]
+        value = "" if node is None else str(node)
+        table.add_row(name, value, description)
+    console.print(table)
+    console.print(
+        f"database: {settings.effective_database_url.split('@')[-1]}\n"
+        f"bus:      {settings.effective_bus_url.split('@')[-1]}\n"
+        f"storage:  {settings.effective_storage_url}"
+    )
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option("--name", help="Sign-in name (a-z, 0-9, _ . -).")],
+    role: Annotated[str, typer.Option("--role", help="One of: " + ", ".join(auth.Role))],
+    country: Annotated[str | None, typer.Option(help="ISO 3166 country code.")] = None,
+    review_language: Annotated[str | None, typer.Option(help="Moderators: review in.")] = None,
+) -> None:
+    """Create an account and print its generated password once."""
+    database = open_database()
+    try:
+        with database.session() as session:
+            user, password = auth.create_user(
+                session, name=name, role=role, country=country, review_language=review_language
+            )
+    except VigilError as exc:
+        fail(exc.message)
+    finally:
+        database.dispose()
+    console.print(f"created [bold]{user.name}[/] ({user.role}), id {user.id}")
+    console.print(f"password (shown once): [bold yellow]{password}[/]")
+
+
+@users_app.command("list")
+def users_list(role: Annotated[str | None, typer.Option(help="Only this role.")] = None) -> None:
+    """List accounts."""
+    database = open_database()
+    try:
+        with database.session() as session:
+            users = auth.list_users(session, role=role, limit=1000)
+            table = Table("name", "role", "country", "active", "created")
+            for user in users:
+                table.add_row(user.name, user.role, user.country or "", str(user.is_active),
+                              user.created_at.strftime("%Y-%m-%d %H:%M"))
+    except VigilError as exc:
+        fail(exc.message)
+    finally:
+        database.dispose()
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="The app this key is for.")],
+    scopes: Annotated[str, typer.Option("--scopes", help="Comma-separated, e.g. events:write")],
+) -> None:
+    """Create an API key and print it once."""
+    try:
+        parsed = auth.parse_scopes(scopes)
+    except ValueError as exc:
+        fail(str(exc))
+    database = open_database()
+    try:
+        with database.session() as session:
+            key, plaintext = auth.create_api_key(session, name=name, scopes=parsed)
+    except VigilError as exc:
+        fail(exc.message)
+    finally:
+        database.dispose()
+    console.print(f"created API key [bold]{key.name}[/] with scopes {key.scopes}")
+    console.print(f"key (shown once): [bold yellow]{plaintext}[/]")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key."""
+    database = open_database()
+    try:
+        with database.session() as session:
+            key = auth.revoke_api_key(session, key_id=key_id)
+    except VigilError as exc:
+        fail(exc.message)
+    finally:
+        database.dispose()
+    console.print(f"revoked {key.name}")
