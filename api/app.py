@@ -109,6 +109,8 @@ async def _connect(
     app: FastAPI, settings: Settings, on_startup: Callable[[Services], Any] | None
 ) -> None:
     while True:
+        if app.state.startup_error is None:
+            app.state.startup_error = f"connecting to the bus at {settings.effective_bus_url}"
         try:
             opened = await open_services(settings)
         except VigilError as exc:

@@ -271,7 +271,7 @@ def masked(settings: Settings) -> dict[str, Any]:
             node[path[-1]] = "**********"
     for key in ("database_url", "bus_url"):
         if data.get(key):
-            data[key] = _mask_url_password(data[key])
+            data[key] = mask_url_password(data[key])
     return data
 
 
@@ -286,7 +286,7 @@ def _secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[
     return paths
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return url

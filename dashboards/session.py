@@ -79,6 +79,7 @@ def _safe_next(target: str | None) -> str | None:
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · Vigil</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/x-icon" href="/_favicon.ico">
 <style>
 body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#0f172a;color:#e2e8f0;
 display:flex;align-items:center;justify-content:center;min-height:100vh;margin:0}}
@@ -194,6 +195,9 @@ class SessionGuard:
         principal = await _run_sync(principal_from_cookie, services, request.cookies.get(COOKIE_NAME))
         path = scope["path"]
         is_page = not path.startswith(("/_dash", "/assets", "/_favicon", "/_reload"))
+        if path == "/_favicon.ico":  # the login page shows it before anyone signs in
+            await self.app(scope, receive, send)
+            return
         if principal is None:
             if is_page:
                 target = "/login?" + urllib.parse.urlencode({"next": path})

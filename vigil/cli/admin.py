@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core import auth
 from core.db import Database, current_revision, head_revision, upgrade
 from core.errors import VigilError
-from core.settings import describe_fields, get_settings, masked
+from core.settings import mask_url_password, describe_fields, get_settings, masked
 
 console = Console()
 db_app = typer.Typer(help="The metadata store.", no_args_is_help=True)
@@ -70,13 +71,14 @@ def config_show(
         for part in name.removeprefix("VIGIL_").lower().split("__"):
             node = node[part] if isinstance(node, dict) else None  # type: ignore[index]
         value = "" if node is None else str(node)
-        table.add_row(name, value, description)
+        table.add_row(escape(name), escape(value), escape(description))
     console.print(table)
-    console.print(
-        f"database: {settings.effective_database_url.split('@')[-1]}\n"
-        f"bus:      {settings.effective_bus_url.split('@')[-1]}\n"
-        f"storage:  {settings.effective_storage_url}"
-    )
+    for label, url in (
+        ("database", settings.effective_database_url),
+        ("bus", settings.effective_bus_url),
+        ("storage", settings.effective_storage_url),
+    ):
+        console.print(escape(f"{label + ':':<10}{mask_url_password(url)}"))
 
 
 @users_app.command("create")

@@ -82,8 +82,10 @@ def up(
     lines = [f"Vigil is starting at [bold]{url}[/]",
              f"  dashboards: {url}/login    API docs: {url}/docs"]
     if created:
-        lines.append(f"  first admin: [bold]{created[0]}[/]  password: [bold yellow]{created[1]}[/]"
-                     "  (shown once; keep it)")
+        lines += [
+            f"  admin user:     [bold]{created[0]}[/]",
+            f"  admin password: [bold yellow]{created[1]}[/]  (shown once; keep it)",
+        ]
     else:
         lines.append("  sign in with an existing account; `vigil users create` adds more")
     console.print(Panel("\n".join(lines), title="vigil up", expand=False))

@@ -1,0 +1,114 @@
+"""The dashboards in Chromium: sign in on the login page, see the console, no console errors."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from core import auth
+from core.db import Database
+from tests.conftest import make_settings, need_service
+from tests.e2e.test_up import free_port
+from vigil.server import build_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-quic", "--no-first-run",
+]
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Database]]:
+    shutil.copyfile(sqlite_template, tmp_path / "vigil.db")
+    settings = make_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'vigil.db'}")
+    port = free_port()
+    config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    database = Database(settings.effective_database_url)
+    yield f"http://127.0.0.1:{port}", database
+    uv.should_exit = True
+    thread.join(timeout=10)
+    database.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        need_service("chromium", "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def _create(database: Database, name: str, role: str) -> str:
+    with database.session() as session:
+        _, password = auth.create_user(session, name=name, role=role)
+    assert password
+    return password
+
+
+def test_moderator_signs_in_and_sees_the_review_console(server, browser) -> None:  # type: ignore[no-untyped-def]
+    url, database = server
+    password = _create(database, "mod-lu", "moderator")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(url + "/review")
+    assert page.url.startswith(url + "/login?next=")
+    page.fill("#username", "mod-lu")
+    page.fill("#password", "wrong password!")
+    page.click("button[type=submit]")
+    assert page.get_by_role("alert").inner_text() == "user name or password is wrong"
+    errors.clear()  # the refused sign-in is a 401, which Chromium logs as an error
+
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/review")
+    page.wait_for_selector("#review-whoami:has-text('Signed in as mod-lu')")
+    assert "mod-lu" in page.inner_text("#review-team")
+    assert errors == [], errors
+
+    # A moderator has no analytics scope: the page says so instead of rendering.
+    response = page.goto(url + "/analytics")
+    assert response is not None and response.status == 403
+    assert "analytics:read" in page.content()
+
+    page.goto(url + "/logout")
+    page.goto(url + "/review")
+    assert page.url.startswith(url + "/login")
+
+
+def test_analyst_sees_charts(server, browser) -> None:  # type: ignore[no-untyped-def]
+    url, database = server
+    password = _create(database, "analyst-kim", "analyst")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/login")
+    page.fill("#username", "analyst-kim")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/analytics")
+    page.wait_for_selector("#analytics-summary:has-text('accounts')")
+    page.wait_for_selector("#analytics-users-by-country .main-svg")
+    assert errors == []
