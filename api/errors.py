@@ -102,7 +102,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route {request.method} {request.url.path}"
     return JSONResponse(
-        error_body(code, message), exc.status_code, headers=exc.headers or _headers_for(exc.status_code)
+        error_body(code, message),
+        exc.status_code,
+        headers=exc.headers or _headers_for(exc.status_code),
     )
 
 

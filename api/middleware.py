@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -89,10 +90,8 @@ class BodySizeLimitMiddleware:
                 response_started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            pass
         if exceeded and not response_started:
             await self._reject(send)
 

@@ -63,7 +63,7 @@ def prepare_multiprocess_dir(path: Path) -> Path:
 def mark_process_dead(pid: int) -> None:
     """Drop a finished process's live gauges from the aggregate."""
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def render_latest() -> tuple[bytes, str]:

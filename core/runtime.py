@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from core.bus import Bus, open_bus_from_settings
@@ -29,11 +30,12 @@ class Services:
     async def readiness(self) -> dict[str, str]:
         """``{"database": "ok" | reason, "bus": ..., "storage": ...}``; never raises."""
         checks: dict[str, str] = {}
-        for name, probe in (
+        probes: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
             ("database", lambda: asyncio.to_thread(self.db.ping)),
             ("bus", self.bus.ping),
             ("storage", lambda: asyncio.to_thread(self.store.ping)),
-        ):
+        )
+        for name, probe in probes:
             try:
                 await asyncio.wait_for(probe(), timeout=3.0)
                 checks[name] = "ok"

@@ -24,8 +24,8 @@ from core.errors import AuthenticationError, UnavailableError
 from core.runtime import Services
 
 from .session import (
-    COOKIE_NAME,
     CONSOLES,
+    COOKIE_NAME,
     ServicesGetter,
     SessionGuard,
     landing_path,
@@ -126,9 +126,7 @@ class DashboardGateway:
 
     async def _home(self, request: Request) -> Response:
         opened = self.get_services()
-        found = (
-            principal_from_cookie(opened, request.cookies.get(COOKIE_NAME)) if opened else None
-        )
+        found = principal_from_cookie(opened, request.cookies.get(COOKIE_NAME)) if opened else None
         target = landing_path(found) if found else None
         return RedirectResponse(target or "/login", status_code=303)
 

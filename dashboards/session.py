@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import auth
-from core.auth import Principal, Scope as AuthScope
+from core.auth import Principal
+from core.auth import Scope as AuthScope
 from core.errors import AuthenticationError, UnavailableError
 from core.runtime import Services
 
@@ -81,14 +82,58 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" type="image/x-icon" href="/_favicon.ico">
 <style>
-body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#0f172a;color:#e2e8f0;
-display:flex;align-items:center;justify-content:center;min-height:100vh;margin:0}}
-form{{background:#1e293b;padding:2rem 2.5rem;border-radius:12px;width:320px;box-shadow:0 10px 30px #0006}}
-h1{{margin:0 0 1.25rem;font-size:1.4rem}} label{{display:block;margin:.75rem 0 .25rem;font-size:.9rem}}
-input{{width:100%;box-sizing:border-box;padding:.55rem;border-radius:6px;border:1px solid #475569;
-background:#0f172a;color:#e2e8f0}} button{{margin-top:1.25rem;width:100%;padding:.6rem;border:0;
-border-radius:6px;background:#38bdf8;color:#0f172a;font-weight:600;cursor:pointer}}
-.error{{background:#7f1d1d;padding:.5rem .75rem;border-radius:6px;font-size:.9rem}}
+body{{
+  font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
+  background:#0f172a;
+  color:#e2e8f0;
+  display:flex;
+  align-items:center;
+  justify-content:center;
+  min-height:100vh;
+  margin:0;
+}}
+form{{
+  background:#1e293b;
+  padding:2rem 2.5rem;
+  border-radius:12px;
+  width:320px;
+  box-shadow:0 10px 30px #0006;
+}}
+h1{{
+  margin:0 0 1.25rem;
+  font-size:1.4rem;
+}}
+label{{
+  display:block;
+  margin:.75rem 0 .25rem;
+  font-size:.9rem;
+}}
+input{{
+  width:100%;
+  box-sizing:border-box;
+  padding:.55rem;
+  border-radius:6px;
+  border:1px solid #475569;
+  background:#0f172a;
+  color:#e2e8f0;
+}}
+button{{
+  margin-top:1.25rem;
+  width:100%;
+  padding:.6rem;
+  border:0;
+  border-radius:6px;
+  background:#38bdf8;
+  color:#0f172a;
+  font-weight:600;
+  cursor:pointer;
+}}
+.error{{
+  background:#7f1d1d;
+  padding:.5rem .75rem;
+  border-radius:6px;
+  font-size:.9rem;
+}}
 </style></head><body>
 <form method="post" action="/login">
 <h1>Vigil</h1>{error}
@@ -189,10 +234,13 @@ class SessionGuard:
         request = Request(scope)
         services = self.get_services()
         if services is None:
-            await JSONResponse({"error": {"code": "unavailable", "message": "starting up",
-                                          "details": {}}}, 503)(scope, receive, send)
+            await JSONResponse(
+                {"error": {"code": "unavailable", "message": "starting up", "details": {}}}, 503
+            )(scope, receive, send)
             return
-        principal = await _run_sync(principal_from_cookie, services, request.cookies.get(COOKIE_NAME))
+        principal = await _run_sync(
+            principal_from_cookie, services, request.cookies.get(COOKIE_NAME)
+        )
         path = scope["path"]
         is_page = not path.startswith(("/_dash", "/assets", "/_favicon", "/_reload"))
         if path == "/_favicon.ico":  # the login page shows it before anyone signs in
@@ -204,8 +252,14 @@ class SessionGuard:
                 await RedirectResponse(target, status_code=303)(scope, receive, send)
             else:
                 await JSONResponse(
-                    {"error": {"code": "unauthenticated", "message": "sign in at /login",
-                               "details": {}}}, 401
+                    {
+                        "error": {
+                            "code": "unauthenticated",
+                            "message": "sign in at /login",
+                            "details": {},
+                        }
+                    },
+                    401,
                 )(scope, receive, send)
             return
         if is_page:

@@ -74,9 +74,7 @@ def postgres_database_url() -> Iterator[str]:
     name = f"vigil_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
-        hide_password=False
-    )
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
     with admin.connect() as connection:

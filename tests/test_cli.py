@@ -55,7 +55,9 @@ def test_users_and_keys_print_their_secret_once(data_env: Path) -> None:
     assert code == 1
     assert "unknown role 'owner'" in output
 
-    code, output = invoke("keys", "create", "--name", "ios-app", "--scopes", "events:write,feed:read")
+    code, output = invoke(
+        "keys", "create", "--name", "ios-app", "--scopes", "events:write,feed:read"
+    )
     assert code == 0, output
     key = output.split("key (shown once): ")[1].split()[0]
     with database.session() as session:
@@ -89,13 +91,18 @@ def test_demo_is_reproducible_and_shaped(tmp_path: Path, monkeypatch: pytest.Mon
         assert code == 0, output
         database = Database(f"sqlite:///{tmp_path / run / 'vigil.db'}")
         with database.session() as session:
-            users = session.execute(select(User.id, User.name, User.country, User.language)
-                                    .order_by(User.id)).all()
-            follows = session.execute(select(Follow.follower_id, Follow.followee_id)
-                                      .order_by(Follow.follower_id, Follow.followee_id)).all()
+            users = session.execute(
+                select(User.id, User.name, User.country, User.language).order_by(User.id)
+            ).all()
+            follows = session.execute(
+                select(Follow.follower_id, Follow.followee_id).order_by(
+                    Follow.follower_id, Follow.followee_id
+                )
+            ).all()
             in_degree = sorted(
-                session.scalars(select(func.count()).select_from(Follow)
-                                .group_by(Follow.followee_id)).all(),
+                session.scalars(
+                    select(func.count()).select_from(Follow).group_by(Follow.followee_id)
+                ).all(),
                 reverse=True,
             )
         database.dispose()
@@ -118,7 +125,12 @@ def test_unknown_setting_stops_the_command(data_env: Path, monkeypatch: pytest.M
     import sys
 
     env = {"VIGIL_DATA_DIR": str(data_env), "VIGIL_HTTP__PROT": "1", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "vigil", "config", "show"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "vigil", "config", "show"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "VIGIL_HTTP__PROT: unknown setting; did you mean VIGIL_HTTP__PORT?" in result.stderr

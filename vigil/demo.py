@@ -30,8 +30,18 @@ _NAMES: dict[str, tuple[str, ...]] = {
 
 #: Share of accounts per country (roughly a global app's audience).
 _COUNTRY_WEIGHTS: dict[str, float] = {
-    "US": 20, "BR": 12, "IN": 12, "ID": 10, "MX": 8, "DE": 6, "FR": 6, "GB": 6,
-    "ES": 5, "JP": 5, "TR": 5, "EG": 5,
+    "US": 20,
+    "BR": 12,
+    "IN": 12,
+    "ID": 10,
+    "MX": 8,
+    "DE": 6,
+    "FR": 6,
+    "GB": 6,
+    "ES": 5,
+    "JP": 5,
+    "TR": 5,
+    "EG": 5,
 }
 
 CREATOR_SHARE = 0.15

@@ -33,7 +33,10 @@ def build_app(
         asyncio.get_running_loop().create_task(opened.bus.ensure_topics(ALL_TOPICS))
 
     api = create_app(
-        settings, services=services, include_api=include_api, edge_middleware=False,
+        settings,
+        services=services,
+        include_api=include_api,
+        edge_middleware=False,
         on_startup=declare_topics,
     )
     gateway = DashboardGateway(api, get_services=lambda: api.state.services)

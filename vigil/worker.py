@@ -63,8 +63,9 @@ async def run_worker(settings: Settings, *, only: Sequence[str] | None, health_p
 
     health: FastAPI = create_app(settings, services=services, include_api=False)
     server = uvicorn.Server(
-        uvicorn.Config(health, host=settings.http.host, port=health_port, log_config=None,
-                       lifespan="on")
+        uvicorn.Config(
+            health, host=settings.http.host, port=health_port, log_config=None, lifespan="on"
+        )
     )
     server_task = asyncio.create_task(server.serve()) if health_port else None
 

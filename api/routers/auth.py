@@ -58,10 +58,10 @@ def token(
             details={"field": "grant_type", "allowed": ["password", "refresh_token"]},
         )
     if not username or not password:
-        missing = [name for name, value in (("username", username), ("password", password)) if not value]
-        raise InvalidInputError(
-            f"{' and '.join(missing)} required", details={"fields": missing}
-        )
+        missing = [
+            name for name, value in (("username", username), ("password", password)) if not value
+        ]
+        raise InvalidInputError(f"{' and '.join(missing)} required", details={"fields": missing})
     user = auth.authenticate(db, name=username, password=password)
     pair = auth.issue_tokens(db, user=user, secret=secret, **lifetimes)
     db.commit()
@@ -91,5 +91,9 @@ def logout(principal: CurrentPrincipal, db: DbSession) -> None:
 def me(principal: CurrentPrincipal, db: DbSession) -> UserOut | dict[str, object]:
     if principal.kind == "user":
         return UserOut.from_user(auth.get_user_or_raise(db, user_id=principal.id))
-    return {"kind": "api_key", "id": principal.id, "name": principal.name,
-            "scopes": sorted(principal.scopes)}
+    return {
+        "kind": "api_key",
+        "id": principal.id,
+        "name": principal.name,
+        "scopes": sorted(principal.scopes),
+    }

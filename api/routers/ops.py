@@ -23,7 +23,9 @@ def config(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get(
-    "/bus/topics", summary="Topics, sizes and lag per group", dependencies=[requires(Scope.BUS_ADMIN)]
+    "/bus/topics",
+    summary="Topics, sizes and lag per group",
+    dependencies=[requires(Scope.BUS_ADMIN)],
 )
 async def topics(services: ServicesDep) -> list[dict[str, Any]]:
     rows = []

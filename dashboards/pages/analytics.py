@@ -55,7 +55,8 @@ def load_overview(_pathname: str | None) -> tuple[str, Any, Any]:
     summary = f"{accounts:,} accounts in {len(by_country)} countries; {edges:,} follows."
     return (
         summary,
-        figures.bar([c for c, _ in by_country], [n for _, n in by_country],
-                    title="Accounts by country"),
+        figures.bar(
+            [c for c, _ in by_country], [n for _, n in by_country], title="Accounts by country"
+        ),
         figures.degree_distribution(list(degrees), title="Followers per account (log-log)"),
     )

@@ -38,7 +38,8 @@ def load_home(_pathname: str | None) -> tuple[str, Any]:
     me.require(Scope.MODERATION_REVIEW)
     with services().db.session() as session:
         team = session.scalars(
-            select(User).where(User.role.in_(_REVIEW_ROLES), User.is_active.is_(True))
+            select(User)
+            .where(User.role.in_(_REVIEW_ROLES), User.is_active.is_(True))
             .order_by(User.role, User.name)
         ).all()
         rows = [

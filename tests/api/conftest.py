@@ -58,9 +58,7 @@ def make_user(database_url: str) -> Iterator[Callable[..., auth.User]]:
 
 
 @pytest.fixture
-def token_for(
-    client: TestClient, make_user: Callable[..., auth.User]
-) -> Callable[[str], str]:
+def token_for(client: TestClient, make_user: Callable[..., auth.User]) -> Callable[[str], str]:
     """Sign a new user of ``role`` in through the API; returns the access token."""
     counter = iter(range(1_000_000))
 

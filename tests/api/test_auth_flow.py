@@ -77,24 +77,36 @@ def test_malformed_and_expired_tokens(
     assert malformed.json()["error"]["code"] == "invalid_token"
 
     expired, _ = auth.tokens.encode(
-        secret=TEST_SECRET, subject=user.id, name=user.name, role=user.role,
-        audience="access", lifetime=dt.timedelta(seconds=-5),
+        secret=TEST_SECRET,
+        subject=user.id,
+        name=user.name,
+        role=user.role,
+        audience="access",
+        lifetime=dt.timedelta(seconds=-5),
     )
     response = client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_expired"
 
     forged, _ = auth.tokens.encode(
-        secret="another-secret-another-secret-another", subject=user.id, name=user.name,
-        role="admin", audience="access", lifetime=dt.timedelta(minutes=5),
+        secret="another-secret-another-secret-another",
+        subject=user.id,
+        name=user.name,
+        role="admin",
+        audience="access",
+        lifetime=dt.timedelta(minutes=5),
     )
     response = client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_token"
 
     session_cookie, _ = auth.tokens.encode(
-        secret=TEST_SECRET, subject=user.id, name=user.name, role=user.role,
-        audience="session", lifetime=dt.timedelta(minutes=5),
+        secret=TEST_SECRET,
+        subject=user.id,
+        name=user.name,
+        role=user.role,
+        audience="session",
+        lifetime=dt.timedelta(minutes=5),
     )
     response = client.get("/v1/me", headers={"Authorization": f"Bearer {session_cookie}"})
     assert response.status_code == 401
@@ -121,8 +133,11 @@ def test_admin_creates_user_with_generated_password(
     client: TestClient, token_for: Callable[[str], str]
 ) -> None:
     admin = {"Authorization": f"Bearer {token_for('admin')}"}
-    created = client.post("/v1/users", json={"name": "mod-fay", "role": "moderator",
-                                             "review_language": "es"}, headers=admin)
+    created = client.post(
+        "/v1/users",
+        json={"name": "mod-fay", "role": "moderator", "review_language": "es"},
+        headers=admin,
+    )
     assert created.status_code == 201, created.text
     password = created.json()["password"]
     assert len(password) >= 16

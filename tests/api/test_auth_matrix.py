@@ -1,4 +1,4 @@
-"""Every route × every role: allowed or 403; no credentials: 401. Read from the app itself."""
+"""Every route, every role: allowed or 403; no credentials: 401. Read from the app itself."""
 
 from __future__ import annotations
 
@@ -37,8 +37,7 @@ def _protected_routes(app: FastAPI) -> list[tuple[str, str, Scope | None]]:
             continue
         scopes = _required_scopes(route)
         principal_needed = any(
-            getattr(d.call, "__name__", "") == "current_principal"
-            for d in _walk(route.dependant)
+            getattr(d.call, "__name__", "") == "current_principal" for d in _walk(route.dependant)
         )
         assert scopes or principal_needed, f"{route.path} is neither public nor authenticated"
         scope = next((s for s in scopes if s is not None), None)

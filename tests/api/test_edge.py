@@ -30,8 +30,9 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
 
 def test_oversized_body_gets_413_naming_the_limit(client: TestClient) -> None:
     body = "x" * (1_048_576 + 1)
-    response = client.post("/v1/auth/refresh", content=body,
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/v1/auth/refresh", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "too_large"
@@ -43,8 +44,9 @@ def test_streamed_oversized_body_without_length_gets_413(client: TestClient) -> 
         for _ in range(20):
             yield b"y" * 65536
 
-    response = client.post("/v1/auth/refresh", content=chunks(),
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/v1/auth/refresh", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -78,6 +80,8 @@ def test_metrics_are_labelled_by_route_template(
     for user_id in ("aaa", "bbb", "ccc"):
         assert client.get(f"/v1/users/{user_id}", headers=headers).status_code == 404
     text = client.get("/metrics", headers=headers).text
-    assert 'vigil_http_requests_total{method="GET",route="/v1/users/{user_id}",status="404"}' in text
+    assert (
+        'vigil_http_requests_total{method="GET",route="/v1/users/{user_id}",status="404"}' in text
+    )
     assert "/v1/users/aaa" not in text
     assert 'route="<unmatched>"' not in text or "/v1/nothing" not in text

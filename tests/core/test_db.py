@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import core.auth.models
 import feed.models  # noqa: F401 - every room's tables take part in the comparison
 from core.auth import User
 from core.db import Base, Database, current_revision, head_revision, upgrade
@@ -39,10 +38,14 @@ def test_datetimes_come_back_in_utc(database: Database) -> None:
 
 
 def test_session_rolls_back_on_error(database: Database) -> None:
-    with pytest.raises(RuntimeError), database.session() as session:
-        session.add(User(id="u2", name="rolled-back", role="viewer"))
-        session.flush()
-        raise RuntimeError("boom")
+    def add_then_fail() -> None:
+        with database.session() as session:
+            session.add(User(id="u2", name="rolled-back", role="viewer"))
+            session.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
     with database.session() as session:
         assert session.get(User, "u2") is None
 

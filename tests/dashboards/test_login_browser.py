@@ -21,9 +21,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
 ]
 
 
@@ -90,7 +96,8 @@ def test_moderator_signs_in_and_sees_the_review_console(server, browser) -> None
 
     # A moderator has no analytics scope: the page says so instead of rendering.
     response = page.goto(url + "/analytics")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     assert "analytics:read" in page.content()
 
     page.goto(url + "/logout")

@@ -113,8 +113,9 @@ def test_up_prints_url_and_admin_and_serves(running: Running, tmp_path: Path) ->
     password = running.wait_for_line(r"admin password: (\S+)").group(1)
     running.wait_ready()
 
-    token = httpx.post(running.url + "/v1/auth/token",
-                       data={"username": "admin", "password": password})
+    token = httpx.post(
+        running.url + "/v1/auth/token", data={"username": "admin", "password": password}
+    )
     assert token.status_code == 200, token.text
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert httpx.get(running.url + "/v1/me", headers=headers).json()["role"] == "admin"
@@ -139,13 +140,15 @@ def test_up_restarts_a_crashed_role_and_stops_cleanly(running: Running, tmp_path
     supervisor = running.process.pid
     first_children = children_of(supervisor)
     assert len(first_children) == 2  # api and worker
-    api_pid = next(pid for pid in first_children
-                   if "api" in Path(f"/proc/{pid}/cmdline").read_text())
+    api_pid = next(
+        pid for pid in first_children if "api" in Path(f"/proc/{pid}/cmdline").read_text()
+    )
     os.kill(api_pid, signal.SIGKILL)
     running.wait_for_line(r"api exited with code -9")
     running.wait_ready()
     restarted = children_of(supervisor)
-    assert api_pid not in restarted and len(restarted) == 2
+    assert api_pid not in restarted
+    assert len(restarted) == 2
 
     grandchildren = [g for c in restarted for g in children_of(c)]
     running.process.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ from rich.table import Table
 from core import auth
 from core.db import Database, current_revision, head_revision, upgrade
 from core.errors import VigilError
-from core.settings import mask_url_password, describe_fields, get_settings, masked
+from core.settings import describe_fields, get_settings, mask_url_password, masked
 
 console = Console()
 db_app = typer.Typer(help="The metadata store.", no_args_is_help=True)
@@ -35,8 +35,10 @@ def open_database() -> Database:
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one readable line
         fail(f"cannot open the database: {exc}")
     if revision != head_revision():
-        fail(f"the database is at revision {revision or 'none'}, not {head_revision()}: "
-             "run `vigil db upgrade` first")
+        fail(
+            f"the database is at revision {revision or 'none'}, not {head_revision()}: "
+            "run `vigil db upgrade` first"
+        )
     return Database(url)
 
 
@@ -112,8 +114,13 @@ def users_list(role: Annotated[str | None, typer.Option(help="Only this role.")]
             users = auth.list_users(session, role=role, limit=1000)
             table = Table("name", "role", "country", "active", "created")
             for user in users:
-                table.add_row(user.name, user.role, user.country or "", str(user.is_active),
-                              user.created_at.strftime("%Y-%m-%d %H:%M"))
+                table.add_row(
+                    user.name,
+                    user.role,
+                    user.country or "",
+                    str(user.is_active),
+                    user.created_at.strftime("%Y-%m-%d %H:%M"),
+                )
     except VigilError as exc:
         fail(exc.message)
     finally:

@@ -26,9 +26,12 @@ def run(
 ) -> None:
     """Run bench/NAME.py; extra arguments are passed to it (e.g. --backend sqlite)."""
     if not (SOURCE_ROOT / "bench" / f"{name}.py").is_file():
-        available = sorted(p.stem for p in (SOURCE_ROOT / "bench").glob("*.py")
-                           if not p.stem.startswith("_"))
-        fail(f"no benchmark {name!r} in {SOURCE_ROOT / 'bench'}; available: "
-             f"{', '.join(available) or 'none (benchmarks ship with the source tree)'}")
+        available = sorted(
+            p.stem for p in (SOURCE_ROOT / "bench").glob("*.py") if not p.stem.startswith("_")
+        )
+        fail(
+            f"no benchmark {name!r} in {SOURCE_ROOT / 'bench'}; available: "
+            f"{', '.join(available) or 'none (benchmarks ship with the source tree)'}"
+        )
     command = [sys.executable, "-m", f"bench.{name}", *ctx.args]
     raise typer.Exit(subprocess.call(command, cwd=SOURCE_ROOT))

@@ -25,8 +25,10 @@ def _non_staff_accounts(settings: Settings) -> int:
     database = open_database()
     try:
         with database.session() as session:
-            query = select(func.count()).select_from(User).where(
-                User.role.in_([Role.CREATOR.value, Role.VIEWER.value])
+            query = (
+                select(func.count())
+                .select_from(User)
+                .where(User.role.in_([Role.CREATOR.value, Role.VIEWER.value]))
             )
             return int(session.scalar(query) or 0)
     finally:
@@ -38,13 +40,16 @@ def load_demo(settings: Settings, *, seed: int, users: int) -> list[str]:
     database = open_database()
     summaries: list[str] = []
     try:
-        with database.session() as session, Progress(
-            TextColumn("[bold]{task.description:<24}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with (
+            database.session() as session,
+            Progress(
+                TextColumn("[bold]{task.description:<24}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
             ctx = make_context(settings, session, seed=seed, users=users)
             for step in DEMO_STEPS:
                 task = progress.add_task(step.description, total=step.total(ctx))

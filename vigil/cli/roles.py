@@ -79,8 +79,10 @@ def up(
         seed_if_empty(settings)
     prepare_multiprocess_dir(settings.data_dir.resolve() / "metrics")
     url = settings.effective_public_url
-    lines = [f"Vigil is starting at [bold]{url}[/]",
-             f"  dashboards: {url}/login    API docs: {url}/docs"]
+    lines = [
+        f"Vigil is starting at [bold]{url}[/]",
+        f"  dashboards: {url}/login    API docs: {url}/docs",
+    ]
     if created:
         lines += [
             f"  admin user:     [bold]{created[0]}[/]",
