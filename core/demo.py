@@ -29,7 +29,7 @@ class DemoContext:
     anchor: dt.datetime
     #: What earlier steps made, for later ones (e.g. "creator_ids", "viewer_ids").
     made: dict[str, Any] = field(default_factory=dict)
-    advance: Advance = lambda _n: None  # noqa: E731 - progress hook, replaced by the CLI
+    advance: Advance = lambda _n: None
 
     def new_id(self) -> str:
         """A reproducible id (the RNG's next 128 bits as a UUID4 hex)."""

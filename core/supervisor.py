@@ -74,7 +74,7 @@ class Supervisor:
 
     def _start(self, child: _Child) -> None:
         env = {**os.environ, **child.spec.env}
-        child.process = subprocess.Popen(  # noqa: S603 - argv built by Vigil, not by users
+        child.process = subprocess.Popen(
             list(child.spec.argv), env=env, preexec_fn=_die_with_parent
         )
         child.started_at = time.monotonic()
@@ -98,7 +98,11 @@ class Supervisor:
         child.next_start_at = time.monotonic() + delay
         log.warning(
             "%s exited with code %s after %.1f s; restart %d in %.1f s",
-            child.spec.name, code, uptime, child.restarts, delay,
+            child.spec.name,
+            code,
+            uptime,
+            child.restarts,
+            delay,
         )
 
     def run(self) -> int:
@@ -131,8 +135,9 @@ class Supervisor:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in %.0f s; killing it", child.spec.name,
-                            self.stop_timeout)
+                log.warning(
+                    "%s did not stop in %.0f s; killing it", child.spec.name, self.stop_timeout
+                )
                 child.process.kill()
                 child.process.wait()
         for child in self.children:

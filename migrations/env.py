@@ -6,7 +6,6 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 # Every room's tables must be imported here so autogenerate sees them.
-import core.auth.models
 import feed.models  # noqa: F401
 from core.db import Base
 

@@ -25,8 +25,11 @@ def _imports(path: Path) -> list[str]:
 
 def test_layers_with_import_linter() -> None:
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "lint-imports")], cwd=ROOT, capture_output=True,
-        text=True, timeout=120,
+        [str(Path(sys.executable).parent / "lint-imports")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

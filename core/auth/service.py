@@ -261,8 +261,10 @@ def refresh_tokens(
             .values(revoked_at=now)
         )
         session.commit()
-        raise InvalidTokenError("this refresh token was already used; every token of the "
-                                "session is now revoked, sign in again")
+        raise InvalidTokenError(
+            "this refresh token was already used; every token of the "
+            "session is now revoked, sign in again"
+        )
     if row.expires_at <= now:
         raise InvalidTokenError("the refresh token has expired; sign in again")
     user = session.get(User, row.user_id)
@@ -309,7 +311,9 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key; returns the row and the plaintext key, which is shown only this once."""
     if not scopes:
-        raise InvalidUserFieldError("an API key needs at least one scope", details={"field": "scopes"})
+        raise InvalidUserFieldError(
+            "an API key needs at least one scope", details={"field": "scopes"}
+        )
     prefix = secrets.token_hex(4)
     secret_part = secrets.token_urlsafe(32)
     plaintext = f"{API_KEY_PREFIX}{prefix}_{secret_part}"

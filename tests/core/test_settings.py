@@ -39,9 +39,21 @@ def test_unknown_variable_is_named_with_a_suggestion(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("VIGIL_BUS__MAX_ATTEMPTS", "many", "VIGIL_BUS__MAX_ATTEMPTS: Input should be a valid integer"),
-        ("VIGIL_HTTP__PORT", "70000", "VIGIL_HTTP__PORT: Input should be less than or equal to 65535"),
-        ("VIGIL_BUS_URL", "redis://x", "VIGIL_BUS_URL: Value error, scheme must be one of sqlite, nats"),
+        (
+            "VIGIL_BUS__MAX_ATTEMPTS",
+            "many",
+            "VIGIL_BUS__MAX_ATTEMPTS: Input should be a valid integer",
+        ),
+        (
+            "VIGIL_HTTP__PORT",
+            "70000",
+            "VIGIL_HTTP__PORT: Input should be less than or equal to 65535",
+        ),
+        (
+            "VIGIL_BUS_URL",
+            "redis://x",
+            "VIGIL_BUS_URL: Value error, scheme must be one of sqlite, nats",
+        ),
         ("VIGIL_ENV", "prod", "VIGIL_ENV: Input should be 'development', 'test' or 'production'"),
         ("VIGIL_LOG__FORMAT", "xml", "VIGIL_LOG__FORMAT: Input should be 'text' or 'json'"),
     ],
