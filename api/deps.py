@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -80,6 +81,27 @@ class RequireScope:
 
     def __repr__(self) -> str:
         return f"RequireScope({self.scope})"
+
+
+class RequireMetricsAccess(RequireScope):
+    """The metrics:read scope, or the configured Prometheus scrape token."""
+
+    def __init__(self) -> None:
+        super().__init__(Scope.METRICS_READ)
+
+    def __call__(  # type: ignore[override]
+        self,
+        db: DbSession,
+        settings: SettingsDep,
+        token: Annotated[str | None, Depends(_bearer)],
+    ) -> Principal | None:
+        configured = settings.metrics.scrape_token
+        if token and configured is not None:
+            if hmac.compare_digest(token.encode(), configured.get_secret_value().encode()):
+                return None
+        principal = current_principal(db, settings, token)
+        principal.require(Scope.METRICS_READ)
+        return principal
 
 
 def requires(scope: Scope | None) -> object:

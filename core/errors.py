@@ -6,6 +6,7 @@ VigilError                    code, message, details (a JSON-able dict for the c
  ├── InvalidInputError        422  a field's value is not allowed (details name the field)
  ├── TooLargeError            413  a body or file over a configured limit (details name the limit)
  ├── UnsupportedMediaError    415  a content type or format that is not accepted
+ ├── RangeNotSatisfiableError 416  a byte range outside the object
  ├── AuthenticationError      401  no credentials, or credentials that are malformed or expired
  ├── PermissionDeniedError    403  valid credentials without the scope the action needs
  ├── LegalBlockError          451  withheld in the caller's region
@@ -46,6 +47,10 @@ class TooLargeError(VigilError):
 
 class UnsupportedMediaError(VigilError):
     code = "unsupported_media_type"
+
+
+class RangeNotSatisfiableError(VigilError):
+    code = "range_not_satisfiable"
 
 
 class AuthenticationError(VigilError):

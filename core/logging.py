@@ -52,3 +52,4 @@ def configure_logging(*, level: str = "INFO", fmt: str = "text", role: str | Non
     root.setLevel(level)
     # Access lines come from Vigil's own middleware, with the route template and request id.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -90,6 +90,14 @@ class S3Settings(BaseModel):
     secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
 
 
+class MetricsSettings(BaseModel):
+    scrape_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus may present on /metrics instead of an API key "
+        "with the metrics:read scope; empty accepts API keys and tokens only.",
+    )
+
+
 class WorkerSettings(BaseModel):
     health_port: int = Field(
         0,
@@ -146,6 +154,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
     s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
     worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
 
     @field_validator("database_url", "bus_url", "storage_url")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import requires
-from core.auth import Scope
+from api.deps import RequireMetricsAccess
 from core.metrics import render_latest
 from core.runtime import Services
 
@@ -35,7 +34,7 @@ async def readyz(request: Request) -> JSONResponse:
 @protected.get(
     "/metrics",
     summary="Prometheus metrics of every process of this host",
-    dependencies=[requires(Scope.METRICS_READ)],
+    dependencies=[Depends(RequireMetricsAccess())],
     response_class=Response,
 )
 def metrics() -> Response:

@@ -43,7 +43,7 @@ def load_overview(_pathname: str | None) -> tuple[str, Any, Any]:
     principal().require(Scope.ANALYTICS_READ)
     with services().db.session() as session:
         by_country = session.execute(
-            select(func.coalesce(User.country, "??"), func.count())
+            select(func.coalesce(User.country, "none"), func.count())
             .group_by(User.country)
             .order_by(func.count().desc())
         ).all()

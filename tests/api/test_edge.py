@@ -85,3 +85,16 @@ def test_metrics_are_labelled_by_route_template(
     )
     assert "/v1/users/aaa" not in text
     assert 'route="<unmatched>"' not in text or "/v1/nothing" not in text
+
+
+def test_prometheus_scrape_token_opens_metrics_only(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, metrics={"scrape_token": "scrape-token-for-prometheus"})
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        scrape = {"Authorization": "Bearer scrape-token-for-prometheus"}
+        assert client.get("/metrics", headers=scrape).status_code == 200
+        assert client.get("/v1/ops/config", headers=scrape).status_code == 401
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-wrong"})
+        assert wrong.status_code == 401
