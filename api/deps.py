@@ -96,9 +96,9 @@ class RequireMetricsAccess(RequireScope):
         token: Annotated[str | None, Depends(_bearer)],
     ) -> Principal | None:
         configured = settings.metrics.scrape_token
-        if token and configured is not None:
-            if hmac.compare_digest(token.encode(), configured.get_secret_value().encode()):
-                return None
+        expected = configured.get_secret_value().encode() if configured is not None else None
+        if token and expected and hmac.compare_digest(token.encode(), expected):
+            return None
         principal = current_principal(db, settings, token)
         principal.require(Scope.METRICS_READ)
         return principal
