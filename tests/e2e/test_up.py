@@ -174,3 +174,19 @@ def test_second_start_keeps_the_admin_and_prints_no_password(tmp_path: Path) -> 
         second.process.send_signal(signal.SIGTERM)
         second.process.wait(timeout=30)
         time.sleep(0.1)
+
+
+def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "vigil", "up", "--data-dir", str(tmp_path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")},
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +60,16 @@ def _ensure_admin(settings: Settings) -> tuple[str, str] | None:
         database.dispose()
 
 
+def _check_port_free(host: str, port: int) -> None:
+    # A busy port would make the API role crash and restart forever; say so once instead.
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")
+
+
 def up(
     data_dir: DataDir = None,
     host: Host = None,
@@ -67,6 +78,7 @@ def up(
 ) -> None:
     """Run everything on this machine: API with dashboards, and the workers, supervised."""
     settings = _apply_overrides(data_dir, host, port)
+    _check_port_free(settings.http.host, settings.http.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         upgrade(settings.effective_database_url)
