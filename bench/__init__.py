@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures; results are kept in docs/benchmarks.md."""
