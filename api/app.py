@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 
@@ -45,7 +44,7 @@ def create_app(
     settings: Settings,
     *,
     services: Services | None = None,
-    on_startup: Callable[[Services], Any] | None = None,
+    on_startup: Callable[[Services], Awaitable[None]] | None = None,
     include_api: bool = True,
     edge_middleware: bool = True,
 ) -> FastAPI:
@@ -66,7 +65,7 @@ def create_app(
         if services is None:
             connector = asyncio.create_task(_connect(app, settings, on_startup))
         elif on_startup is not None:
-            on_startup(services)
+            await on_startup(services)
         try:
             yield
         finally:
@@ -106,7 +105,7 @@ def create_app(
 
 
 async def _connect(
-    app: FastAPI, settings: Settings, on_startup: Callable[[Services], Any] | None
+    app: FastAPI, settings: Settings, on_startup: Callable[[Services], Awaitable[None]] | None
 ) -> None:
     while True:
         if app.state.startup_error is None:
@@ -122,6 +121,6 @@ async def _connect(
         app.state.services = opened
         app.state.startup_error = None
         if on_startup is not None:
-            on_startup(opened)
+            await on_startup(opened)
         log.info("connected to the stores and the bus")
         return

@@ -5,8 +5,6 @@ Uvicorn imports these factories by name, so ``vigil api --workers N`` gets one a
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.types import ASGIApp
 
 import ingest
@@ -28,9 +26,8 @@ def build_app(
 ) -> ASGIApp:
     """The API (unless ``include_api`` is false) and the dashboards behind one URL."""
 
-    def declare_topics(opened: Services) -> None:
-        # Runs once connected, on the server's loop.
-        asyncio.get_running_loop().create_task(opened.bus.ensure_topics(ALL_TOPICS))
+    async def declare_topics(opened: Services) -> None:
+        await opened.bus.ensure_topics(ALL_TOPICS)
 
     api = create_app(
         settings,

@@ -130,6 +130,18 @@ def test_up_prints_url_and_admin_and_serves(running: Running, tmp_path: Path) ->
         assert page.status_code == 200
         assert "_dash-config" in page.text
 
+    # The roles declared every room's topics on the shared bus.
+    topics = subprocess.run(
+        [sys.executable, "-m", "vigil", "bus", "topics"],
+        env={**os.environ, "VIGIL_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert topics.returncode == 0, topics.stderr
+    for topic in ("video.uploaded", "video.transcoded", "comment.created", "moderation.decided"):
+        assert topic in topics.stdout
+
     # Metrics from every process of the group (API here; workers write to the same dir).
     metrics = httpx.get(running.url + "/metrics", headers=headers).text
     assert 'vigil_http_requests_total{method="GET",route="/v1/me",status="200"}' in metrics
