@@ -32,7 +32,9 @@ Host = Annotated[str | None, typer.Option("--host", help="Address to bind.")]
 Port = Annotated[int | None, typer.Option("--port", help="Port to bind.")]
 
 
-def _apply_overrides(data_dir: Path | None, host: str | None, port: int | None) -> Settings:
+def _apply_overrides(
+    data_dir: Path | None, host: str | None, port: int | None, *, role: str
+) -> Settings:
     # Overrides travel as variables so every child process sees the same configuration.
     if data_dir is not None:
         os.environ["VIGIL_DATA_DIR"] = str(data_dir.resolve())
@@ -42,7 +44,7 @@ def _apply_overrides(data_dir: Path | None, host: str | None, port: int | None) 
         os.environ["VIGIL_HTTP__PORT"] = str(port)
     get_settings.cache_clear()
     settings = get_settings()
-    configure_logging(level=settings.log.level, fmt=settings.log.format, role="vigil")
+    configure_logging(level=settings.log.level, fmt=settings.log.format, role=role)
     return settings
 
 
@@ -77,7 +79,7 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set if empty.")] = False,
 ) -> None:
     """Run everything on this machine: API with dashboards, and the workers, supervised."""
-    settings = _apply_overrides(data_dir, host, port)
+    settings = _apply_overrides(data_dir, host, port, role="supervisor")
     _check_port_free(settings.http.host, settings.http.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -118,7 +120,7 @@ def api(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Serve the HTTP API with the dashboards mounted."""
-    settings = _apply_overrides(data_dir, host, port)
+    settings = _apply_overrides(data_dir, host, port, role="api")
     count = workers or settings.http.workers
     if count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         prepare_multiprocess_dir(settings.data_dir.resolve() / "metrics-api")
@@ -136,7 +138,7 @@ def api(
 
 def dashboards(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
     """Serve only the dashboards (analytics app and review console)."""
-    settings = _apply_overrides(data_dir, host, port)
+    settings = _apply_overrides(data_dir, host, port, role="dashboards")
     uvicorn.run(
         "vigil.server:dashboards_app",
         factory=True,
@@ -159,7 +161,7 @@ def worker(
     """Run the bus consumers."""
     from vigil.worker import run_worker, select_groups
 
-    settings = _apply_overrides(data_dir, None, None)
+    settings = _apply_overrides(data_dir, None, None, role="worker")
     names = [part.strip() for part in only.split(",") if part.strip()] if only else None
     try:
         select_groups(names)
