@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from core import auth
 from core.db import Database, current_revision, head_revision, upgrade
@@ -34,12 +37,26 @@ def open_database() -> Database:
         revision = current_revision(url)
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one readable line
         fail(f"cannot open the database: {exc}")
-    if revision != head_revision():
+    head = head_revision()
+    if revision != head:
         fail(
-            f"the database is at revision {revision or 'none'}, not {head_revision()}: "
+            f"the database is at revision {revision or 'none'}, not {head}: "
             "run `vigil db upgrade` first"
         )
     return Database(url)
+
+
+@contextmanager
+def operator_session() -> Iterator[Session]:
+    """A committed session on the migrated database; Vigil errors end the command readably."""
+    database = open_database()
+    try:
+        with database.session() as session:
+            yield session
+    except VigilError as exc:
+        fail(exc.message)
+    finally:
+        database.dispose()
 
 
 @db_app.command("upgrade")
@@ -91,16 +108,10 @@ def users_create(
     review_language: Annotated[str | None, typer.Option(help="Moderators: review in.")] = None,
 ) -> None:
     """Create an account and print its generated password once."""
-    database = open_database()
-    try:
-        with database.session() as session:
-            user, password = auth.create_user(
-                session, name=name, role=role, country=country, review_language=review_language
-            )
-    except VigilError as exc:
-        fail(exc.message)
-    finally:
-        database.dispose()
+    with operator_session() as session:
+        user, password = auth.create_user(
+            session, name=name, role=role, country=country, review_language=review_language
+        )
     console.print(f"created [bold]{user.name}[/] ({user.role}), id {user.id}")
     console.print(f"password (shown once): [bold yellow]{password}[/]")
 
@@ -108,23 +119,17 @@ def users_create(
 @users_app.command("list")
 def users_list(role: Annotated[str | None, typer.Option(help="Only this role.")] = None) -> None:
     """List accounts."""
-    database = open_database()
-    try:
-        with database.session() as session:
-            users = auth.list_users(session, role=role, limit=1000)
-            table = Table("name", "role", "country", "active", "created")
-            for user in users:
-                table.add_row(
-                    user.name,
-                    user.role,
-                    user.country or "",
-                    str(user.is_active),
-                    user.created_at.strftime("%Y-%m-%d %H:%M"),
-                )
-    except VigilError as exc:
-        fail(exc.message)
-    finally:
-        database.dispose()
+    with operator_session() as session:
+        users = auth.list_users(session, role=role, limit=1000)
+        table = Table("name", "role", "country", "active", "created")
+        for user in users:
+            table.add_row(
+                user.name,
+                user.role,
+                user.country or "",
+                str(user.is_active),
+                user.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
     console.print(table)
 
 
@@ -138,14 +143,8 @@ def keys_create(
         parsed = auth.parse_scopes(scopes)
     except ValueError as exc:
         fail(str(exc))
-    database = open_database()
-    try:
-        with database.session() as session:
-            key, plaintext = auth.create_api_key(session, name=name, scopes=parsed)
-    except VigilError as exc:
-        fail(exc.message)
-    finally:
-        database.dispose()
+    with operator_session() as session:
+        key, plaintext = auth.create_api_key(session, name=name, scopes=parsed)
     console.print(f"created API key [bold]{key.name}[/] with scopes {key.scopes}")
     console.print(f"key (shown once): [bold yellow]{plaintext}[/]")
 
@@ -153,12 +152,6 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
     """Revoke an API key."""
-    database = open_database()
-    try:
-        with database.session() as session:
-            key = auth.revoke_api_key(session, key_id=key_id)
-    except VigilError as exc:
-        fail(exc.message)
-    finally:
-        database.dispose()
+    with operator_session() as session:
+        key = auth.revoke_api_key(session, key_id=key_id)
     console.print(f"revoked {key.name}")

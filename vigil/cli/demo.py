@@ -16,52 +16,44 @@ from core.demo import make_context
 from core.settings import Settings, get_settings
 from vigil.demo import DEMO_STEPS
 
-from .admin import fail, open_database
+from .admin import fail, operator_session
 
 console = Console()
 
 
-def _non_staff_accounts(settings: Settings) -> int:
-    database = open_database()
-    try:
-        with database.session() as session:
-            query = (
-                select(func.count())
-                .select_from(User)
-                .where(User.role.in_([Role.CREATOR.value, Role.VIEWER.value]))
-            )
-            return int(session.scalar(query) or 0)
-    finally:
-        database.dispose()
+def _non_staff_accounts() -> int:
+    query = (
+        select(func.count())
+        .select_from(User)
+        .where(User.role.in_([Role.CREATOR.value, Role.VIEWER.value]))
+    )
+    with operator_session() as session:
+        return int(session.scalar(query) or 0)
 
 
 def load_demo(settings: Settings, *, seed: int, users: int) -> list[str]:
     """Run every demo step in one transaction; returns the steps' summaries."""
-    database = open_database()
     summaries: list[str] = []
-    try:
-        with (
-            database.session() as session,
-            Progress(
-                TextColumn("[bold]{task.description:<24}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
-        ):
-            ctx = make_context(settings, session, seed=seed, users=users)
-            for step in DEMO_STEPS:
-                task = progress.add_task(step.description, total=step.total(ctx))
-                ctx.advance = lambda n, task=task: progress.advance(task, n)
-                summaries.append(f"{step.name}: {step.run(ctx)}")
-    finally:
-        database.dispose()
+    with (
+        operator_session() as session,
+        Progress(
+            TextColumn("[bold]{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
+        ctx = make_context(settings, session, seed=seed, users=users)
+        for step in DEMO_STEPS:
+            task = progress.add_task(step.description, total=step.total(ctx))
+            ctx.advance = lambda n, task=task: progress.advance(task, n)
+            summaries.append(f"{step.name}: {step.run(ctx)}")
     return summaries
 
 
 def seed_if_empty(settings: Settings, *, seed: int = 7, users: int = 2000) -> None:
-    if _non_staff_accounts(settings):
+    if _non_staff_accounts():
         console.print("demo data already loaded; skipping")
         return
     for line in load_demo(settings, seed=seed, users=users):
@@ -80,7 +72,7 @@ def demo(
         os.environ["VIGIL_DATA_DIR"] = str(data_dir.resolve())
         get_settings.cache_clear()
     settings = get_settings()
-    existing = _non_staff_accounts(settings)
+    existing = _non_staff_accounts()
     if existing:
         fail(
             f"the database already has {existing} platform accounts; the demo loads into an "
