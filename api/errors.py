@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +21,7 @@ from core.errors import (
     UnavailableError,
     UnsupportedMediaError,
     VigilError,
+    error_body,
 )
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ _CODES_BY_STATUS = {
     500: "internal_error",
     503: "unavailable",
 }
-
-
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def status_for(exc: VigilError) -> int:

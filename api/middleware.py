@@ -9,9 +9,8 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import error_body
 from core.logging import request_id
-
-from .errors import error_body
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

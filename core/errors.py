@@ -29,6 +29,11 @@ class VigilError(Exception):
         self.details: dict[str, Any] = details or {}
 
 
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON shape of every error answer: ``{"error": {"code", "message", "details"}}``."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
 class NotFoundError(VigilError):
     code = "not_found"
 

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core import auth
 from core.auth import Principal
 from core.auth import Scope as AuthScope
-from core.errors import AuthenticationError, UnavailableError
+from core.errors import AuthenticationError, UnavailableError, error_body
 from core.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -231,34 +231,26 @@ class SessionGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        services = self.get_services()
-        if services is None:
-            await JSONResponse(
-                {"error": {"code": "unavailable", "message": "starting up", "details": {}}}, 503
-            )(scope, receive, send)
-            return
-        principal = await _run_sync(
-            principal_from_cookie, services, request.cookies.get(COOKIE_NAME)
-        )
         path = scope["path"]
-        is_page = not path.startswith(("/_dash", "/assets", "/_favicon", "/_reload"))
         if path == "/_favicon.ico":  # the login page shows it before anyone signs in
             await self.app(scope, receive, send)
             return
+        services = self.get_services()
+        if services is None:
+            await JSONResponse(error_body("unavailable", "starting up"), 503)(scope, receive, send)
+            return
+        request = Request(scope)
+        principal = await _run_sync(
+            principal_from_cookie, services, request.cookies.get(COOKIE_NAME)
+        )
+        is_page = not path.startswith(("/_dash", "/assets", "/_favicon", "/_reload"))
         if principal is None:
             if is_page:
                 target = "/login?" + urllib.parse.urlencode({"next": path})
                 await RedirectResponse(target, status_code=303)(scope, receive, send)
             else:
                 await JSONResponse(
-                    {
-                        "error": {
-                            "code": "unauthenticated",
-                            "message": "sign in at /login",
-                            "details": {},
-                        }
-                    },
+                    error_body("unauthenticated", "sign in at /login"),
                     401,
                 )(scope, receive, send)
             return
