@@ -19,8 +19,9 @@ ENV_PREFIX = "VIGIL_"
 NESTED_DELIMITER = "__"
 
 #: Secrets that ship in examples and docs. Refused outside development.
+DEVELOPMENT_SECRET = "dev-secret-change-me-before-any-real-use"
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "change-me", "changeme", "secret", "password", "vigil", "dev-secret-change-me"}
+    {"", "change-me", "changeme", "secret", "password", "vigil", DEVELOPMENT_SECRET}
 )
 
 
@@ -44,7 +45,7 @@ class HttpSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     secret_key: SecretStr = Field(
-        SecretStr("dev-secret-change-me"),
+        SecretStr(DEVELOPMENT_SECRET),
         description="Key that signs access tokens and session cookies (32+ random bytes).",
     )
     access_token_minutes: int = Field(
@@ -108,6 +109,84 @@ class WorkerSettings(BaseModel):
     )
 
 
+class MediaSettings(BaseModel):
+    """Limits on uploaded media and the shape of what the media worker makes of it."""
+
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024, ge=1, description="Largest upload accepted, in bytes."
+    )
+    max_form_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Largest one-shot (multipart form) upload, in bytes; bigger files use tus.",
+    )
+    max_duration_seconds: float = Field(
+        600.0, gt=0, description="Longest video accepted, in seconds."
+    )
+    min_edge_px: int = Field(
+        16, ge=1, description="Smallest width or height of a video accepted, in pixels."
+    )
+    max_edge_px: int = Field(
+        4096, ge=16, description="Largest width or height of a video accepted, in pixels."
+    )
+    max_fps: float = Field(120.0, gt=0, description="Highest frame rate accepted.")
+    containers: list[str] = Field(
+        ["mp4", "mov", "3gp", "matroska", "webm", "avi", "flv", "mpegts"],
+        description="Container formats accepted (ffprobe format names).",
+    )
+    video_codecs: list[str] = Field(
+        ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263"],
+        description="Video codecs accepted (ffprobe codec names).",
+    )
+    audio_codecs: list[str] = Field(
+        [
+            "aac",
+            "mp3",
+            "opus",
+            "vorbis",
+            "ac3",
+            "eac3",
+            "flac",
+            "alac",
+            "pcm_s16le",
+            "amr_nb",
+            "amr_wb",
+        ],
+        description="Audio codecs accepted (ffprobe codec names); other audio is refused.",
+    )
+    ladder_heights: list[int] = Field(
+        [1080, 720, 480, 360],
+        description="Rungs of the HLS ladder, by short edge; rungs above the source are skipped.",
+    )
+    preset: str = Field("veryfast", description="x264 preset of the ladder encodes.")
+    segment_seconds: float = Field(
+        4.0, gt=0, le=10, description="Target HLS segment length, in seconds."
+    )
+    keyframe_seconds: float = Field(
+        2.0, gt=0, le=10, description="Keyframe interval of every rung, in seconds (aligned)."
+    )
+    hash_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between frames given a perceptual hash; 0 hashes every frame.",
+    )
+    storyboard_interval_seconds: float = Field(
+        2.0, gt=0, description="Seconds between frames of the storyboard sprite."
+    )
+    process_timeout_seconds: float = Field(
+        900.0, gt=0, description="Longest one ffmpeg run of the media worker may take."
+    )
+    probe_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest one ffprobe run may take."
+    )
+    upload_expiry_hours: float = Field(
+        24.0, gt=0, description="Unfinished resumable uploads expire after this many hours."
+    )
+    work_dir: Path | None = Field(
+        None, description="Scratch directory of the media worker; empty means DATA_DIR/tmp."
+    )
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level written to the log."
@@ -156,6 +235,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
 
     @field_validator("database_url", "bus_url", "storage_url")
     @classmethod
@@ -189,6 +269,10 @@ class Settings(BaseSettings):
     @property
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def effective_work_dir(self) -> Path:
+        return self.media.work_dir or self.data_dir / "tmp"
 
     @property
     def effective_public_url(self) -> str:
