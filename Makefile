@@ -10,7 +10,7 @@ TORCH   := torch==2.13.0
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps up test lint format bench clean
+.PHONY: setup media-deps system-deps up test lint format bench clean
 
 setup: $(STAMP)
 
@@ -21,17 +21,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian packages the tests use (Chromium for the browser tests). Installed when missing and
-# when this user can; otherwise those tests skip (and fail in CI, which installs them itself).
-system-deps:
+# Debian packages: ffmpeg (the media worker, for `up` and the tests) and Chromium (the browser
+# tests). Installed when missing and when this user can; otherwise they are named, the media
+# worker refuses to start and those tests skip (and fail in CI, which installs them itself).
+APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+media-deps:
+	@if ! command -v ffmpeg >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    ($(APT_INSTALL) ffmpeg >/dev/null) || echo "could not install ffmpeg (apt-get install ffmpeg)"; \
+	  else echo "ffmpeg missing: apt-get install ffmpeg"; fi; \
+	fi
+
+system-deps: media-deps
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    ($(APT_INSTALL) chromium >/dev/null) \
 	      || echo "could not install chromium; browser tests will skip"; \
 	  else echo "chromium missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 
-up: setup
+up: setup media-deps
 	$(VENV)/bin/vigil up $(ARGS)
 
 test: setup system-deps
@@ -40,7 +50,7 @@ test: setup system-deps
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core
+	$(VENV)/bin/mypy core ingest
 	$(VENV)/bin/lint-imports
 
 format: setup

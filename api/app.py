@@ -16,7 +16,7 @@ from core.settings import Settings
 
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from .routers import auth, health, ops, users
+from .routers import auth, health, ops, uploads, users, videos
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,18 @@ def create_app(
     app.include_router(health.public)
     app.include_router(health.protected)
     if include_api:
-        for router in (auth.public, auth.protected, users.router, ops.router):
+        for router in (
+            auth.public,
+            auth.protected,
+            users.router,
+            ops.router,
+            videos.router,
+            uploads.router,
+        ):
             app.include_router(router)
+        # tus discovery is unauthenticated; a plain route keeps it out of the API's scope table.
+        app.add_route("/v1/uploads", uploads.tus_options, methods=["OPTIONS"])
+        app.add_route("/v1/uploads/{upload_id}", uploads.tus_options, methods=["OPTIONS"])
     # Added innermost first: the body limit, then metrics, then request ids outermost.
     app.add_middleware(
         BodySizeLimitMiddleware,

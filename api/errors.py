@@ -11,11 +11,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
     AuthenticationError,
+    ChecksumMismatchError,
     ConflictError,
+    GoneError,
     InvalidInputError,
     LegalBlockError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     RangeNotSatisfiableError,
     TooLargeError,
     UnavailableError,
@@ -32,9 +35,12 @@ STATUS_BY_ERROR: tuple[tuple[type[VigilError], int], ...] = (
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (GoneError, 410),
+    (PreconditionFailedError, 412),
     (TooLargeError, 413),
     (UnsupportedMediaError, 415),
     (RangeNotSatisfiableError, 416),
+    (ChecksumMismatchError, 460),
     (InvalidInputError, 422),
     (LegalBlockError, 451),
     (UnavailableError, 503),
@@ -47,6 +53,8 @@ _CODES_BY_STATUS = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
+    412: "precondition_failed",
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
@@ -72,9 +80,10 @@ async def _vigil_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.url.path, status, exc.message)
-    return JSONResponse(
-        error_body(exc.code, exc.message, exc.details), status, headers=_headers_for(status)
-    )
+    headers = _headers_for(status) or {}
+    if status == 416 and "size" in exc.details:
+        headers["Content-Range"] = f"bytes */{exc.details['size']}"
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,10 +3,13 @@
 VigilError                    code, message, details (a JSON-able dict for the caller to act on)
  ├── NotFoundError            404  a named thing does not exist
  ├── ConflictError            409  it exists already, or its state forbids the change
+ ├── GoneError                410  it existed but was ended or expired (an upload, a token)
+ ├── PreconditionFailedError  412  a protocol version or precondition header the server rejects
  ├── InvalidInputError        422  a field's value is not allowed (details name the field)
  ├── TooLargeError            413  a body or file over a configured limit (details name the limit)
  ├── UnsupportedMediaError    415  a content type or format that is not accepted
  ├── RangeNotSatisfiableError 416  a byte range outside the object
+ ├── ChecksumMismatchError    460  received bytes do not match the checksum the client sent (tus)
  ├── AuthenticationError      401  no credentials, or credentials that are malformed or expired
  ├── PermissionDeniedError    403  valid credentials without the scope the action needs
  ├── LegalBlockError          451  withheld in the caller's region
@@ -40,6 +43,18 @@ class NotFoundError(VigilError):
 
 class ConflictError(VigilError):
     code = "conflict"
+
+
+class GoneError(VigilError):
+    code = "gone"
+
+
+class PreconditionFailedError(VigilError):
+    code = "precondition_failed"
+
+
+class ChecksumMismatchError(VigilError):
+    code = "checksum_mismatch"
 
 
 class InvalidInputError(VigilError):

@@ -7,6 +7,8 @@ from sqlalchemy import engine_from_config, pool
 
 # Every room's tables must be imported here so autogenerate sees them.
 import feed.models  # noqa: F401
+import ingest.models  # noqa: F401
+import moderation.models  # noqa: F401
 from core.db import Base
 
 config = context.config

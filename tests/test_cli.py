@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+import ingest
 from core import auth
 from core.auth import User
 from core.db import Database
@@ -87,7 +89,7 @@ def test_demo_is_reproducible_and_shaped(tmp_path: Path, monkeypatch: pytest.Mon
     for run in ("a", "b"):
         monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / run))
         assert invoke("db", "upgrade")[0] == 0
-        code, output = invoke("demo", "--seed", "3", "--users", "600")
+        code, output = invoke("demo", "--seed", "3", "--users", "600", "--videos", "0")
         assert code == 0, output
         database = Database(f"sqlite:///{tmp_path / run / 'vigil.db'}")
         with database.session() as session:
@@ -134,3 +136,30 @@ def test_unknown_setting_stops_the_command(data_env: Path, monkeypatch: pytest.M
     )
     assert result.returncode == 2
     assert "VIGIL_HTTP__PROT: unknown setting; did you mean VIGIL_HTTP__PORT?" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_uploads_clips_through_the_api_and_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is needed: apt-get install ffmpeg")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
+    assert invoke("db", "upgrade")[0] == 0
+    code, output = invoke("demo", "--users", "40", "--videos", "3")
+    assert code == 0, output
+    assert "videos: 3 ready (via the API)" in output
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    with database.session() as session:
+        videos = session.scalars(select(ingest.Video)).all()
+        assert len(videos) == 3
+        shapes = set()
+        for video in videos:
+            assert video.state == "ready"
+            assert video.hashtags
+            assert video.outputs["rungs"]
+            assert ingest.frame_hashes(session, video.id)
+            shapes.add(video.width > video.height)
+        assert shapes == {True, False}  # portrait and landscape clips
+    database.dispose()

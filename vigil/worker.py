@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import uvicorn
 from fastapi import FastAPI
 
+import ingest
 from api import create_app
 from core.bus.runner import Consumer, run_consumers
 from core.runtime import Services, open_services
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 ConsumerFactory = Callable[[Services], Sequence[Consumer]]
 
 #: Consumer groups by name. Rooms add theirs here as they gain bus handlers.
-CONSUMER_GROUPS: dict[str, ConsumerFactory] = {}
+CONSUMER_GROUPS: dict[str, ConsumerFactory] = {ingest.MEDIA_GROUP: ingest.media_consumers}
 
 
 def select_groups(only: Sequence[str] | None) -> dict[str, ConsumerFactory]:

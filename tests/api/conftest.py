@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from api import create_app
 from core import auth
 from core.db import Database
+from core.runtime import Services
 from tests.conftest import make_settings
+from vigil.server import ALL_TOPICS
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -32,9 +34,14 @@ def settings(tmp_path: Path, database_url: str) -> object:
     return make_settings(tmp_path, database_url=database_url)
 
 
+async def _declare_topics(services: Services) -> None:
+    await services.bus.ensure_topics(ALL_TOPICS)
+
+
 @pytest.fixture
 def app(settings: object) -> FastAPI:
-    return create_app(settings)  # type: ignore[arg-type]
+    """The API as `vigil api` runs it: every room's topics declared at start-up."""
+    return create_app(settings, on_startup=_declare_topics)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -71,8 +71,9 @@ def test_no_credentials_gets_401_everywhere(client: TestClient, app: FastAPI) ->
     for method, path, _ in _protected_routes(app):
         response = client.request(method, _concrete(path), json={})
         assert response.status_code == 401, (method, path, response.text)
-        assert response.json()["error"]["code"] == "unauthenticated"
         assert response.headers["www-authenticate"] == "Bearer"
+        if method != "HEAD":  # a HEAD answer has no body
+            assert response.json()["error"]["code"] == "unauthenticated"
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -87,6 +88,8 @@ def test_role_matrix(
             assert response.status_code not in (401, 403), (role, method, path, response.text)
         else:
             assert response.status_code == 403, (role, method, path, response.text)
+            if method == "HEAD":
+                continue
             error = response.json()["error"]
             assert error["code"] == "missing_scope"
             assert error["details"]["required_scope"] == scope.value

@@ -20,6 +20,9 @@ from .admin import fail, operator_session
 
 console = Console()
 
+#: Clips the demo makes and uploads by default.
+DEMO_VIDEOS = 8
+
 
 def _non_staff_accounts() -> int:
     query = (
@@ -31,32 +34,51 @@ def _non_staff_accounts() -> int:
         return int(session.scalar(query) or 0)
 
 
-def load_demo(settings: Settings, *, seed: int, users: int) -> list[str]:
-    """Run every demo step in one transaction; returns the steps' summaries."""
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def load_demo(settings: Settings, *, seed: int, users: int, videos: int = 0) -> list[str]:
+    """Run every demo step in one transaction, then upload ``videos`` clips through the API and
+    the media pipeline; returns the steps' summaries."""
     summaries: list[str] = []
     with (
         operator_session() as session,
-        Progress(
-            TextColumn("[bold]{task.description:<24}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress,
+        _progress() as progress,
     ):
         ctx = make_context(settings, session, seed=seed, users=users)
         for step in DEMO_STEPS:
             task = progress.add_task(step.description, total=step.total(ctx))
             ctx.advance = lambda n, task=task: progress.advance(task, n)
             summaries.append(f"{step.name}: {step.run(ctx)}")
+    if videos:
+        from vigil.demo_videos import upload_demo_videos
+
+        with _progress() as progress:
+            task = progress.add_task("videos (upload+transcode)", total=videos)
+            summary = upload_demo_videos(
+                settings,
+                count=videos,
+                seed=seed,
+                progress=lambda n: progress.advance(task, n),
+            )
+        summaries.append(f"videos: {summary}")
     return summaries
 
 
-def seed_if_empty(settings: Settings, *, seed: int = 7, users: int = 2000) -> None:
+def seed_if_empty(
+    settings: Settings, *, seed: int = 7, users: int = 2000, videos: int = DEMO_VIDEOS
+) -> None:
     if _non_staff_accounts():
         console.print("demo data already loaded; skipping")
         return
-    for line in load_demo(settings, seed=seed, users=users):
+    for line in load_demo(settings, seed=seed, users=users, videos=videos):
         console.print(f"  {line}")
 
 
@@ -66,6 +88,10 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data set.")] = 7,
     users: Annotated[int, typer.Option(min=10, max=1_000_000, help="Platform accounts.")] = 2000,
+    videos: Annotated[
+        int,
+        typer.Option(min=0, max=200, help="Clips to make with ffmpeg and upload through the API."),
+    ] = DEMO_VIDEOS,
 ) -> None:
     """Load the demo data set into an empty database."""
     if data_dir is not None:
@@ -78,5 +104,9 @@ def demo(
             f"the database already has {existing} platform accounts; the demo loads into an "
             "empty one (use --data-dir with a new directory, or a new VIGIL_DATABASE_URL)"
         )
-    for line in load_demo(settings, seed=seed, users=users):
+    try:
+        lines = load_demo(settings, seed=seed, users=users, videos=videos)
+    except RuntimeError as exc:
+        fail(str(exc))
+    for line in lines:
         console.print(f"  {line}")
