@@ -365,7 +365,10 @@ CRASHING_CONSUMER = textwrap.dedent(
         )
 
         async def handle(message):
-            Path(marker).write_text(json.dumps({"id": message.id, "attempt": message.attempt}))
+            # Written aside then renamed: the parent must never read a half-written marker.
+            partial = Path(marker + ".partial")
+            partial.write_text(json.dumps({"id": message.id, "attempt": message.attempt}))
+            partial.rename(marker)
             await asyncio.sleep(3600)  # SIGKILLed in here
 
         await bus.consume(topic, group, handle, stop=asyncio.Event())
