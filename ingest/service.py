@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 import moderation
 from core.auth import Principal, Scope, User
 from core.errors import LegalBlockError, NotFoundError, PermissionDeniedError
-from core.storage import ObjectStore
 
 from . import playback
 from .models import Upload, UploadState, Video, VideoState
@@ -192,9 +191,7 @@ class MediaFile:
     immutable: bool
 
 
-def playable_file(
-    db: Session, *, video_id: str, path: str, country: str | None, store: ObjectStore
-) -> MediaFile:
+def playable_file(db: Session, *, video_id: str, path: str, country: str | None) -> MediaFile:
     """The stored file ``path`` of a playable video, after the visibility check."""
     video = get_or_raise(db, video_id=video_id)
     check_playable(db, video=video, country=country)

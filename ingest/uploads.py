@@ -65,9 +65,7 @@ def parts_prefix(upload_id: str) -> str:
     return f"{UPLOAD_PARTS_PREFIX}/{upload_id}"
 
 
-def check_declared(
-    *, length: int | None, filetype: str | None, limits: MediaSettings, limit_name: str = ""
-) -> None:
+def check_declared(*, length: int | None, filetype: str | None, limits: MediaSettings) -> None:
     """Refuse what is known to be wrong before any byte is sent: size and declared type."""
     if length is not None and length > limits.max_upload_bytes:
         raise UploadTooLargeError(

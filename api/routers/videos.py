@@ -184,9 +184,7 @@ def get_media(
     services: ServicesDep,
     country: ViewerCountry,
 ) -> Response:
-    media = ingest.service.playable_file(
-        db, video_id=video_id, path=path, country=country, store=services.store
-    )
+    media = ingest.service.playable_file(db, video_id=video_id, path=path, country=country)
     db.commit()  # release the database before streaming
     store = services.store
     headers = {
