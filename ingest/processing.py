@@ -114,7 +114,7 @@ def process_video(
         event["duration_s"] = video.duration_s
         event["frame_hashes"] = len(result.frame_hashes)
 
-    top = str(max((r.height for r in result.rungs), default=0))
+    top = str(max((min(r.width, r.height) for r in result.rungs), default=0))  # short edge
     metrics.TRANSCODE_SECONDS.labels(top).observe(elapsed)
     if elapsed > 0 and result.info.duration:
         metrics.REALTIME_FACTOR.observe(result.info.duration / elapsed)

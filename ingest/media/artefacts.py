@@ -1,15 +1,16 @@
 """Thumbnail and storyboard, made in Python (Pillow) from the frames the ladder run samples.
 
-Thumbnail: among the hashed frames, the one to show must not be black, blank or part of a fade.
-A frame is *usable* when its mean luma is within [24, 232] (not black, not a white flash), its
-luma standard deviation is at least 10 (not a flat colour) and its PDQ quality is at least 50
-(PDQ quality measures gradient energy: blurred and flat frames score low). Frames in the first
-and last ``min(1 s, 10 %)`` of the video (title cards, fades) rank below usable frames elsewhere,
-well-exposed contrasty frames (mean in [40, 215], deviation >= 25) above the rest, and among
-equals the frame nearest a third of the way in wins. When no frame is usable the most contrasty
-one is taken. The frame is shown as the viewer sees it (non-square pixels stretched) and saved
-as JPEG bounded to 720 px and to 240 px on its long edge (never enlarged):
-``thumbnail_720.jpg`` for the watch page and share cards, ``thumbnail_240.jpg`` for grids.
+Thumbnail: among the sampled frames (hashed and storyboard), the one to show must not be black,
+blank or part of a fade. A frame is *usable* when its mean luma is within [24, 232] (not black,
+not a white flash), its luma standard deviation is at least 10 (not a flat colour) and its PDQ
+quality is at least 50 (PDQ quality measures gradient energy: blurred and flat frames score
+low). Frames in the first and last ``min(1 s, 10 %)`` of the video (title cards, fades) rank
+below usable frames elsewhere, well-exposed contrasty frames (mean in [40, 215], deviation >=
+25) above the rest, and among equals the frame nearest a third of the way in wins. When no frame
+is usable the most contrasty one is taken. The frame is shown as the viewer sees it (non-square
+pixels stretched) and saved as JPEG bounded to 720 px and to 240 px on its long edge (never
+enlarged): ``thumbnail_720.jpg`` for the watch page and share cards, ``thumbnail_240.jpg`` for
+grids.
 
 Storyboard: one tile every ``storyboard_interval_seconds``, 160 px wide (height by aspect),
 5 columns x 5 rows per sheet (``storyboard_000.jpg``, ``storyboard_001.jpg``...), written as

@@ -141,14 +141,14 @@ def vpdq_hashes(
     with ToolProcess(argv, timeout=timeout, what="ffmpeg (frame hashes)") as process:
         for frame in read_frames(process.stdout, sampling):
             pdq, quality = hash_frame(frame.image)
-            hashes.append(FrameHash(frame.number, quality, pdq, frame.timestamp))
+            hashes.append(FrameHash(frame.number, quality, pdq, round(frame.timestamp, 3)))
         result = process.finish()
-    if result.returncode != 0 and not hashes:
-        raise reject(
-            "undecodable",
-            f"FFmpeg could not decode any frame of {source.name}: "
-            + (result.stderr.splitlines()[-1] if result.stderr else f"exit {result.returncode}"),
-        )
+    if result.returncode != 0:
+        said = result.stderr.splitlines()[-1] if result.stderr else f"exit {result.returncode}"
+        if not hashes:
+            raise reject("undecodable", f"FFmpeg could not decode a frame of the file: {said}")
+        logger.warning("ffmpeg stopped early hashing %s (%d frames hashed): %s",
+                       source.name, len(hashes), said)  # fmt: skip
     return hashes
 
 

@@ -112,11 +112,6 @@ class Rung:
         """Path of the rung's media playlist, relative to the output directory."""
         return f"{self.name}/{RUNG_PLAYLIST}"
 
-    @property
-    def nominal_bandwidth(self) -> int:
-        """Peak bits per second the encoder settings allow (video maxrate + audio)."""
-        return self.maxrate + (self.audio_bitrate or 0)
-
 
 def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
@@ -129,7 +124,8 @@ def _nearest_even(value: float) -> int:
 def output_frame_rate(video: VideoStream) -> Fraction:
     """The ladder's constant frame rate: the source's, at most ``MAX_OUTPUT_FPS``."""
     rate = Fraction(video.frame_rate) if video.frame_rate else Fraction(video.fps)
-    if rate <= 0:
+    if rate <= 0 or (video.frame_rate_source == "guessed" and rate > MAX_OUTPUT_FPS):
+        # No rate, or a container timebase (1000/s) standing in for one.
         rate = Fraction(30)
     rate = rate.limit_denominator(1001)
     return min(rate, Fraction(MAX_OUTPUT_FPS))

@@ -4,7 +4,8 @@
 run that decodes once and writes every HLS rung while sending sampled frames as raw RGB on its
 standard output -> (meanwhile, in this process) PDQ hashes, thumbnail candidates and storyboard
 tiles from those frames -> thumbnails, storyboard index, hash file, master playlist rewritten
-with measured bandwidth and codec strings.
+with measured bandwidth and codec strings -> a last check that the renditions last as long as
+the file says it does (a truncated WebM or MKV decodes without an error, just shorter).
 
 Files under ``out_dir`` (names are fixed, so reprocessing yields the same names)::
 
@@ -48,6 +49,10 @@ from .validation import check_size, sniff, validate
 logger = logging.getLogger(__name__)
 
 HASHES_NAME = "vpdq.txt"
+#: A video is complete when its renditions last at least this share of the declared duration
+#: (minus the slack): container durations and the last segment's rounding differ a little.
+COMPLETE_SHARE = 0.9
+COMPLETE_SLACK_SECONDS = 0.5
 #: Seconds allowed for each small FFmpeg run after the encode (reading a rung's codec string).
 CODEC_PROBE_TIMEOUT = 30.0
 
@@ -210,18 +215,20 @@ def _process(source: Path, out: Path, limits: MediaSettings, started: float) -> 
     ) as encoder:
         for frame in read_frames(encoder.stdout, sampling):
             frames += 1
+            tick = time.perf_counter()
             if sampling.is_hashed(frame.number):
-                tick = time.perf_counter()
                 pdq, quality = hash_frame(frame.image)
                 hashes.append(FrameHash(frame.number, quality, pdq, round(frame.timestamp, 3)))
-                tock = time.perf_counter()
-                picker.offer(frame, quality)
-                hash_seconds += tock - tick
-                artefact_seconds += time.perf_counter() - tock
+            else:
+                # A storyboard-only frame: its PDQ quality still says whether it is sharp
+                # enough to be the thumbnail, but its hash is not vPDQ's sampling.
+                quality = hash_frame(frame.image)[1]
+            tock = time.perf_counter()
+            hash_seconds += tock - tick
+            picker.offer(frame, quality)
             if sampling.is_storyboard(frame.number):
-                tick = time.perf_counter()
                 storyboard.add(frame)
-                artefact_seconds += time.perf_counter() - tick
+            artefact_seconds += time.perf_counter() - tock
         result = encoder.finish()
     encoded = time.perf_counter()
     _check_encode(result, frames, source)
@@ -232,6 +239,7 @@ def _process(source: Path, out: Path, limits: MediaSettings, started: float) -> 
     artefact_seconds += time.perf_counter() - tick
     (out / HASHES_NAME).write_text(format_vpdq_lines(hashes))
     outputs = _finish_playlists(out, rungs, has_audio=info.audio is not None)
+    _check_complete(info, outputs[0].duration)
     finished = time.perf_counter()
 
     total = finished - started
@@ -256,6 +264,23 @@ def _process(source: Path, out: Path, limits: MediaSettings, started: float) -> 
         ),
         realtime_factor=round(duration / total, 3) if total > 0 else 0.0,
     )
+
+
+def _check_complete(info: MediaInfo, encoded: float) -> None:
+    """Refuse a file whose media stops well before the duration its header declares.
+
+    Catches truncated uploads in containers whose header does not say where the data ends
+    (WebM, MKV, MPEG-TS): FFmpeg decodes what is there and stops without an error.
+    """
+    declared = info.duration
+    if declared and encoded < declared * COMPLETE_SHARE - COMPLETE_SLACK_SECONDS:
+        raise reject(
+            "truncated",
+            f"the file declares {declared:.1f} s of video but only {encoded:.1f} s could be "
+            "decoded (is the upload complete?)",
+            limit=round(declared, 3),
+            measured=round(encoded, 3),
+        )
 
 
 def _check_encode(result: ToolResult, frames: int, source: Path) -> None:

@@ -53,6 +53,10 @@ class VideoStream:
     fps: float
     #: The rate as ffprobe gave it ("30000/1001"), for filters that want it exact.
     frame_rate: str
+    #: Where ``fps`` comes from: "average" (ffprobe's avg_frame_rate), "counted" (frames over
+    #: duration) or "guessed" (the stream's base rate, which for WebM/MKV without a frame
+    #: duration can be the 1000/s timebase: not a rate to refuse a file over).
+    frame_rate_source: str
     frame_count: int | None
     pix_fmt: str | None
     profile: str | None
@@ -151,7 +155,45 @@ def probe(path: Path | str, *, timeout: float) -> MediaInfo:
             f"ffprobe printed output that is not JSON for {source.name}: {exc}",
             transient=False,
         ) from exc
+    _count_frames_if_untimed(data, source, timeout)
     return parse_probe_json(data, path=source, warnings=warnings)
+
+
+def _count_frames_if_untimed(data: dict[str, Any], source: Path, timeout: float) -> None:
+    """Give a video stream with neither an average rate nor a frame count its packet count.
+
+    WebM from browsers' MediaRecorder has no frame duration and no frame count; ffprobe then
+    reports the 1000/s timebase as the rate. Counting packets (demuxing, no decoding) gives
+    the real one with the duration.
+    """
+    video = next(
+        (
+            stream
+            for stream in data.get("streams") or []
+            if stream.get("codec_type") == "video"
+            and not (stream.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
+    if video is None or _positive_int(video.get("nb_frames")):
+        return
+    average = _ratio(video.get("avg_frame_rate"))
+    if average is not None and average > 0:
+        return
+    argv = [
+        FFPROBE, "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
+        "-select_streams", str(video.get("index", 0)), "-count_packets",
+        "-show_entries", "stream=nb_read_packets", "-of", "json", "-i", f"file:{source}",
+    ]  # fmt: skip
+    result = run_tool(argv, timeout=timeout, what="ffprobe (packet count)")
+    if result.returncode != 0:
+        return  # the rate stays a guess; the main probe's view of the file stands
+    try:
+        counted = json.loads(result.stdout)["streams"][0]["nb_read_packets"]
+    except (json.JSONDecodeError, KeyError, IndexError):
+        return
+    if _positive_int(counted):
+        video["nb_frames"] = counted
 
 
 def _probe_failure(source: Path, returncode: int, warnings: tuple[str, ...]) -> Exception:
@@ -246,7 +288,7 @@ def _video_stream(stream: dict[str, Any], file_duration: float | None) -> VideoS
         display_width, display_height = stretched_width, height
     frame_count = _positive_int(stream.get("nb_frames"))
     duration = _positive_float(stream.get("duration")) or file_duration
-    fps, frame_rate = _frame_rate(stream, frame_count, duration)
+    fps, frame_rate, frame_rate_source = _frame_rate(stream, frame_count, duration)
     return VideoStream(
         index=int(stream.get("index", 0)),
         codec=str(stream.get("codec_name") or "unknown"),
@@ -260,6 +302,7 @@ def _video_stream(stream: dict[str, Any], file_duration: float | None) -> VideoS
         ),
         fps=fps,
         frame_rate=frame_rate,
+        frame_rate_source=frame_rate_source,
         frame_count=frame_count,
         pix_fmt=stream.get("pix_fmt") if stream.get("pix_fmt") not in (None, "unknown") else None,
         profile=stream.get("profile"),
@@ -289,19 +332,19 @@ def _rotation(stream: dict[str, Any]) -> int:
 
 def _frame_rate(
     stream: dict[str, Any], frame_count: int | None, duration: float | None
-) -> tuple[float, str]:
+) -> tuple[float, str, str]:
     average = _ratio(stream.get("avg_frame_rate"))
     if average is not None and average > 0:
-        return float(average), str(stream.get("avg_frame_rate"))
+        return float(average), str(stream.get("avg_frame_rate")), "average"
     if frame_count and duration:
         # avg_frame_rate is 0/0 where the container has no timing table (some WebM, MKV).
         estimate = Fraction(frame_count) / Fraction(duration).limit_denominator(100_000)
         estimate = estimate.limit_denominator(1001)
-        return float(estimate), f"{estimate.numerator}/{estimate.denominator}"
+        return float(estimate), f"{estimate.numerator}/{estimate.denominator}", "counted"
     base = _ratio(stream.get("r_frame_rate"))
     if base is not None and base > 0:
-        return float(base), str(stream.get("r_frame_rate"))
-    return 0.0, "0/1"
+        return float(base), str(stream.get("r_frame_rate")), "guessed"
+    return 0.0, "0/1", "guessed"
 
 
 def _stream_duration(streams: list[dict[str, Any]], index: int) -> float | None:

@@ -261,7 +261,7 @@ def validate(info: MediaInfo, limits: MediaSettings) -> None:
             measured=long,
             setting="max_edge_px",
         )
-    if video.fps > limits.max_fps:
+    if video.fps > limits.max_fps and video.frame_rate_source != "guessed":
         raise reject(
             "fps_too_high",
             f"the video runs at {video.fps:.2f} frames per second; the highest accepted is "

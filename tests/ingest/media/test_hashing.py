@@ -83,9 +83,11 @@ def _compare(ours: list[FrameHash], reference: list[FrameHash], quality_toleranc
             distance = hamming(mine.pdq_hex, theirs.pdq_hex)
             assert distance < 31, (mine.frame_number, distance)
             distances.append(distance)
-    # Upstream's bar is < 31 per frame; decoding like vPDQ does puts nearly every frame far below.
+    # Upstream's bar is < 31 per frame. Converting to RGB as vPDQ does (accurate rounding, full
+    # resolution) keeps every eval frame within 4 bits; 8 leaves room for other FFmpeg builds
+    # and still fails if the conversion changes (without accurate_rnd frames drift to 22).
     assert distances
-    assert float(np.percentile(distances, 95)) <= 8
+    assert max(distances) <= 8
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ def media(
         sample_aspect_ratio=None,
         fps=fps,
         frame_rate=frame_rate or f"{fps:g}",
+        frame_rate_source="average",
         frame_count=None,
         pix_fmt="yuv420p",
         profile=None,

@@ -120,18 +120,30 @@ def test_rotated_video_comes_out_upright(
     assert luma[340:].mean() < 50
 
 
+def keyframe_times(playlist: Path) -> list[float]:
+    packets = ffprobe_json(
+        playlist, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags"
+    )["packets"]
+    start = float(packets[0]["pts_time"])
+    return [
+        round(float(packet["pts_time"]) - start, 3) for packet in packets if "K" in packet["flags"]
+    ]
+
+
 @pytest.mark.parametrize(("rate", "expected"), [(60, "60/1"), (120, "60/1")])
 def test_high_frame_rates(
     tmp_path: Path, clip: Callable[..., Path], limits: MediaSettings, rate: int, expected: str
 ) -> None:
-    source = clip(f"fps{rate}.mp4", size="320x240", rate=rate, seconds=2)
+    source = clip(f"fps{rate}.mp4", size="320x240", rate=rate, seconds=5)
     out = tmp_path / "out"
     result = process(source, out, limits)
-    stream = ffprobe_json(out / result.rungs[0].playlist)["streams"][0]
-    assert stream["r_frame_rate"] == expected
+    playlist = out / result.rungs[0].playlist
+    assert ffprobe_json(playlist)["streams"][0]["r_frame_rate"] == expected
     assert result.rungs[0].frame_rate == "60"
+    # The GOP follows the output rate: a keyframe every keyframe_seconds, not every 60 frames.
+    assert keyframe_times(playlist) == [0.0, 2.0, 4.0]
     # vPDQ samples source frames: one a second at the source rate.
-    assert [h.frame_number for h in result.frame_hashes] == [0, rate]
+    assert [h.frame_number for h in result.frame_hashes] == [n * rate for n in range(5)]
 
 
 def test_zero_byte_file(tmp_path: Path, limits: MediaSettings) -> None:
@@ -159,6 +171,24 @@ def test_truncated_clip(tmp_path: Path, limits: MediaSettings) -> None:
     with pytest.raises(MediaRejection) as caught:
         process(source, tmp_path / "out", limits)
     assert caught.value.reason == "truncated"
+
+
+def test_truncated_matroska_is_caught_after_decoding(tmp_path: Path, limits: MediaSettings) -> None:
+    """Matroska (WebM) headers do not say where the data ends: the cut shows as lost seconds."""
+    whole = make_clip(
+        tmp_path / "whole.mkv",
+        seconds=6,
+        video_codec=("-c:v", "libvpx", "-b:v", "300k", "-pix_fmt", "yuv420p"),
+    )
+    data = whole.read_bytes()
+    source = tmp_path / "cut.mkv"
+    source.write_bytes(data[: len(data) * 6 // 10])
+    with pytest.raises(MediaRejection) as caught:
+        process(source, tmp_path / "out", limits)
+    assert caught.value.reason == "truncated"
+    assert caught.value.details["limit"] == pytest.approx(6.0, abs=0.1)
+    assert caught.value.details["measured"] < 5
+    assert not (tmp_path / "out").exists()
 
 
 def test_one_pixel_video(tmp_path: Path, limits: MediaSettings) -> None:
@@ -216,7 +246,7 @@ def test_timeout_kills_ffmpeg_and_leaves_nothing(
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    limits = MediaSettings(preset="medium", process_timeout_seconds=1.0)
+    limits = MediaSettings(preset="veryslow", process_timeout_seconds=1.0)
     out = tmp_path / "out"
     started = time.monotonic()
     with pytest.raises(MediaProcessingError) as caught:
@@ -236,7 +266,7 @@ def test_failure_empties_an_out_dir_the_caller_made(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(MediaProcessingError):
-        process(source, out, MediaSettings(preset="medium", process_timeout_seconds=1.0))
+        process(source, out, MediaSettings(preset="veryslow", process_timeout_seconds=1.0))
     assert out.is_dir()
     assert list(out.iterdir()) == []
 

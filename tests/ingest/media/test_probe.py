@@ -99,3 +99,11 @@ def test_probe_past_its_deadline_is_killed(tmp_path: Path) -> None:
     assert caught.value.reason == "timeout"
     assert caught.value.transient is False
     assert caught.value.details["limit_seconds"] == 0.5
+
+
+def test_webm_without_frame_timing_gets_a_counted_rate() -> None:
+    """ffprobe reports the 1000/s timebase as this WebM's rate; the packets say 1 per second."""
+    need_eval_data()
+    info = probe(ODD_DIR / "minimal" / "webm.webm", timeout=10)
+    assert info.video is not None
+    assert (info.video.fps, info.video.frame_rate_source) == (1.0, "counted")
