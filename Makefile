@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages: ffmpeg (the media worker, for `up` and the tests) and Chromium (the browser
-# tests). Installed when missing and when this user can; otherwise they are named, the media
-# worker refuses to start and those tests skip (and fail in CI, which installs them itself).
+# tests). Installed when missing and when this user can; otherwise they are named, videos fail
+# with reason tool_missing, and those tests skip (and fail in CI, which installs them itself).
 APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 media-deps:
@@ -57,8 +57,10 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup
-	$(PY) -m bench.bus $(ARGS)
+# Every benchmark, or one: `make bench ARGS=transcode` (figures go to docs/benchmarks.md).
+BENCHES ?= bus transcode upload
+bench: setup media-deps
+	@for name in $(if $(ARGS),$(ARGS),$(BENCHES)); do $(PY) -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
