@@ -208,48 +208,44 @@ def _complete(
 ) -> dict[str, Any]:
     video = db.get(Video, upload.video_id)
     assert video is not None
-    if upload.parts == 0:
-        # The common case: the whole file in one PATCH; no join needed.
+    joined = work_dir / f"upload-{upload.id}.join"
+    try:
+        if upload.parts == 0:
+            # The common case: the whole file in one PATCH; no join needed.
+            path, sha256 = last.path, last.sha256
+        else:
+            path, sha256 = joined, _join_parts(store, upload.id, last, joined)
         event = _accept_file(
             db,
             store,
             video=video,
-            path=last.path,
-            sha256=last.sha256,
+            path=path,
+            sha256=sha256,
             limits=limits,
             expected_sha256=upload.expected_sha256,
             filename=upload.filename,
             upload=upload,
         )
-    else:
-        joined = work_dir / f"upload-{upload.id}.join"
-        digest = hashlib.sha256()
-        try:
-            with joined.open("wb") as out:
-                for part in store.list(parts_prefix(upload.id)):
-                    with store.get(part.key) as stream:
-                        for block in stream:
-                            digest.update(block)
-                            out.write(block)
-                with last.path.open("rb") as tail:
-                    while block := tail.read(_COPY_CHUNK):
-                        digest.update(block)
-                        out.write(block)
-            event = _accept_file(
-                db,
-                store,
-                video=video,
-                path=joined,
-                sha256=digest.hexdigest(),
-                limits=limits,
-                expected_sha256=upload.expected_sha256,
-                filename=upload.filename,
-                upload=upload,
-            )
-        finally:
-            joined.unlink(missing_ok=True)
+    finally:
+        joined.unlink(missing_ok=True)
     _delete_parts(store, upload.id)
     return event
+
+
+def _join_parts(store: ObjectStore, upload_id: str, last: Chunk, out_path: Path) -> str:
+    """Write the stored parts and the last chunk into ``out_path``; returns the SHA-256."""
+    digest = hashlib.sha256()
+    with out_path.open("wb") as out:
+        for part in store.list(parts_prefix(upload_id)):
+            with store.get(part.key) as stream:
+                for block in stream:
+                    digest.update(block)
+                    out.write(block)
+        with last.path.open("rb") as tail:
+            while block := tail.read(_COPY_CHUNK):
+                digest.update(block)
+                out.write(block)
+    return digest.hexdigest()
 
 
 def accept_form_file(

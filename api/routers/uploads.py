@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import email.utils
 import hashlib
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, Request, Response, UploadFile
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 import ingest
 from api.deps import CurrentPrincipal, DbSession, ServicesDep, SettingsDep, requires
-from api.routers.videos import _base_url, _creator
+from api.routers.videos import _base_url, _creator, _describe
 from core.auth import Scope
 from core.errors import (
     ChecksumMismatchError,
@@ -45,7 +46,7 @@ def _tus_headers(**extra: str) -> dict[str, str]:
     return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
 
 
-def _http_date(value: Any) -> str:
+def _http_date(value: dt.datetime) -> str:
     return email.utils.format_datetime(value, usegmt=True)
 
 
@@ -114,20 +115,14 @@ def create_upload(
         video = ingest.service.get_or_raise(db, video_id=meta["video_id"])
         ingest.service.ensure_owner(principal, video)
     else:
-        try:
-            fields = ingest.VideoFields(
-                caption=meta.get("caption", ""),
-                hashtags=[t for t in meta.get("hashtags", "").replace(",", " ").split() if t],
-                sound_name=meta.get("sound_name") or None,
-                language=meta.get("language") or None,
-                audience=meta.get("audience") or "public",
-            )
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            field = ".".join(str(p) for p in problem["loc"])
-            raise InvalidInputError(
-                f"Upload-Metadata {field}: {problem['msg']}", details={"field": field}
-            ) from None
+        fields = _video_fields(
+            where="Upload-Metadata ",
+            caption=meta.get("caption", ""),
+            hashtags=meta.get("hashtags", ""),
+            sound_name=meta.get("sound_name"),
+            language=meta.get("language"),
+            audience=meta.get("audience") or ingest.Audience.PUBLIC,
+        )
         ingest.uploads.check_declared(
             length=int(upload_length), filetype=meta.get("filetype"), limits=settings.media
         )
@@ -171,12 +166,9 @@ def upload_offset(
 ) -> Response:
     _check_version(tus_resumable)
     upload = ingest.uploads.get_for(db, upload_id=upload_id, principal=principal)
-    headers = _tus_headers(
-        **{"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
+    return Response(
+        status_code=200, headers=_offset_headers(upload, **{"Upload-Length": str(upload.length)})
     )
-    if upload.state == ingest.UploadState.ACTIVE:
-        headers["Upload-Expires"] = _http_date(upload.expires_at)
-    return Response(status_code=200, headers=headers)
 
 
 @router.patch(
@@ -236,10 +228,7 @@ async def append_to_upload(
     if event is not None:
         await services.bus.publish("video.uploaded", event, key=event["video_id"])
         ingest.uploads.refresh_in_progress(db)
-    headers = _tus_headers(**{"Upload-Offset": str(upload.offset)})
-    if upload.state == ingest.UploadState.ACTIVE:
-        headers["Upload-Expires"] = _http_date(upload.expires_at)
-    return Response(status_code=204, headers=headers)
+    return Response(status_code=204, headers=_offset_headers(upload))
 
 
 @router.delete(
@@ -284,18 +273,14 @@ async def upload_form(
 ) -> ingest.VideoCreated:
     settings = services.settings
     limit = settings.media.max_form_bytes
-    try:
-        fields = ingest.VideoFields(
-            caption=caption,
-            hashtags=[t for t in hashtags.replace(",", " ").split() if t],
-            sound_name=sound_name or None,
-            language=language or None,
-            audience=audience,
-        )
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"])
-        raise InvalidInputError(f"{field}: {problem['msg']}", details={"field": field}) from None
+    fields = _video_fields(
+        where="",
+        caption=caption,
+        hashtags=hashtags,
+        sound_name=sound_name,
+        language=language,
+        audience=audience,
+    )
     ingest.uploads.check_declared(
         length=file.size, filetype=file.content_type, limits=settings.media
     )
@@ -333,15 +318,43 @@ async def upload_form(
             raise
     db.commit()
     await services.bus.publish("video.uploaded", event, key=video.id)
-    out = ingest.service.describe(
-        db,
-        video=video,
-        principal=principal,
-        country=creator.country,
-        secret=settings.auth.secret_key.get_secret_value(),
-        base_url=_base_url(request, settings.http.public_url),
-    )
+    out = _describe(db, video, principal, creator.country, settings, request)
     return ingest.VideoCreated(video=out)
+
+
+def _video_fields(
+    *,
+    where: str,
+    caption: str,
+    hashtags: str,
+    sound_name: str | None,
+    language: str | None,
+    audience: str,
+) -> ingest.VideoFields:
+    """The video's fields from text inputs (tus metadata or form fields); ``where`` prefixes
+    the message of a refusal with where the bad value came from."""
+    try:
+        return ingest.VideoFields(
+            caption=caption,
+            hashtags=[t for t in hashtags.replace(",", " ").split() if t],
+            sound_name=sound_name or None,
+            language=language or None,
+            audience=audience,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"])
+        raise InvalidInputError(
+            f"{where}{field}: {problem['msg']}", details={"field": field}
+        ) from None
+
+
+def _offset_headers(upload: ingest.Upload, **extra: str) -> dict[str, str]:
+    """tus headers telling where an upload stands (and until when an active one lives)."""
+    headers = _tus_headers(**{"Upload-Offset": str(upload.offset)}, **extra)
+    if upload.state == ingest.UploadState.ACTIVE:
+        headers["Upload-Expires"] = _http_date(upload.expires_at)
+    return headers
 
 
 def _parse_checksum(header: str | None) -> tuple[str, bytes] | None:

@@ -23,6 +23,7 @@ from api.ranges import parse_range
 from core import auth
 from core.auth import Principal, Scope
 from core.errors import PermissionDeniedError
+from core.settings import Settings
 from core.storage import ObjectStream
 
 router = APIRouter(tags=["videos"])
@@ -38,6 +39,30 @@ def _creator(db: DbSession, principal: Principal) -> auth.User:
             f"{principal.describe()} cannot create videos: a signed-in creator uploads them"
         )
     return auth.get_user_or_raise(db, user_id=principal.id)
+
+
+def _describe(
+    db: DbSession,
+    video: ingest.Video,
+    principal: Principal,
+    country: str | None,
+    settings: Settings,
+    request: Request,
+) -> ingest.VideoOut:
+    """The video as ``principal`` sees it, with links signed for ``country``."""
+    return ingest.service.describe(
+        db,
+        video=video,
+        principal=principal,
+        country=country,
+        secret=settings.auth.secret_key.get_secret_value(),
+        base_url=_base_url(request, settings.http.public_url),
+    )
+
+
+def _viewer_country(db: DbSession, principal: Principal, requested: str | None) -> str | None:
+    user = auth.get_user(db, user_id=principal.id) if principal.kind == "user" else None
+    return ingest.service.viewer_country(principal, user, requested)
 
 
 @router.post(
@@ -68,14 +93,7 @@ def create_video(
             expected_sha256=body.sha256,
         )
     db.commit()
-    out = ingest.service.describe(
-        db,
-        video=video,
-        principal=principal,
-        country=creator.country,
-        secret=settings.auth.secret_key.get_secret_value(),
-        base_url=base,
-    )
+    out = _describe(db, video, principal, creator.country, settings, request)
     return ingest.VideoCreated(
         video=out, upload=ingest.service.upload_out(upload, base_url=base) if upload else None
     )
@@ -96,21 +114,11 @@ def list_videos(
     country: Annotated[str | None, Query(description="Viewer country, for API keys")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[ingest.VideoOut]:
-    user = auth.get_user(db, user_id=principal.id) if principal.kind == "user" else None
-    where = ingest.service.viewer_country(principal, user, country)
+    where = _viewer_country(db, principal, country)
     found = []
     for video in ingest.service.list_videos(db, creator_id=creator_id, state=state, limit=limit):
         try:
-            found.append(
-                ingest.service.describe(
-                    db,
-                    video=video,
-                    principal=principal,
-                    country=where,
-                    secret=settings.auth.secret_key.get_secret_value(),
-                    base_url=_base_url(request, settings.http.public_url),
-                )
-            )
+            found.append(_describe(db, video, principal, where, settings, request))
         except (ingest.service.VideoUnavailableError, ingest.service.VideoBlockedError):
             continue
     return found
@@ -131,14 +139,9 @@ def get_video(
         str | None, Query(description="Viewer country (ISO 3166-1), for API keys")
     ] = None,
 ) -> ingest.VideoOut:
-    user = auth.get_user(db, user_id=principal.id) if principal.kind == "user" else None
-    return ingest.service.describe(
-        db,
-        video=ingest.service.get_or_raise(db, video_id=video_id),
-        principal=principal,
-        country=ingest.service.viewer_country(principal, user, country),
-        secret=settings.auth.secret_key.get_secret_value(),
-        base_url=_base_url(request, settings.http.public_url),
+    video = ingest.service.get_or_raise(db, video_id=video_id)
+    return _describe(
+        db, video, principal, _viewer_country(db, principal, country), settings, request
     )
 
 
@@ -164,8 +167,7 @@ class PlaybackAccess(RequireScope):
         bearer = credentials.strip() if scheme.lower() == "bearer" else None
         principal = current_principal(db, settings, bearer or None)
         principal.require(Scope.VIDEOS_READ)
-        user = auth.get_user(db, user_id=principal.id) if principal.kind == "user" else None
-        return ingest.service.viewer_country(principal, user, request.query_params.get("country"))
+        return _viewer_country(db, principal, request.query_params.get("country"))
 
 
 ViewerCountry = Annotated[str | None, Depends(PlaybackAccess())]
