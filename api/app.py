@@ -16,7 +16,7 @@ from core.settings import Settings
 
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from .routers import auth, health, ops, uploads, users, videos
+from .routers import auth, events, health, ops, uploads, users, videos
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def create_app(
             ops.router,
             videos.router,
             uploads.router,
+            events.router,
         ):
             app.include_router(router)
         # tus discovery is unauthenticated; a plain route keeps it out of the API's scope table.

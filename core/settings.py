@@ -187,6 +187,78 @@ class MediaSettings(BaseModel):
     )
 
 
+class EventsSettings(BaseModel):
+    """The engagement event collector and the lake it feeds (``VIGIL_EVENTS__*``)."""
+
+    max_batch_events: int = Field(
+        1000, ge=1, le=100_000, description="Most events in one `POST /v1/events` batch."
+    )
+    max_batch_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest batch body in bytes, after gzip decompression.",
+    )
+    max_props_bytes: int = Field(
+        2048, ge=0, description="Largest `props` object of one event, as compact JSON bytes."
+    )
+    max_props_keys: int = Field(32, ge=0, description="Most keys in one event's `props`.")
+    max_future_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A client time further ahead of the server's is clamped to arrival time.",
+    )
+    max_age_days: float = Field(
+        30.0,
+        gt=0,
+        description="A client time older than this is clamped to arrival time (and flagged).",
+    )
+    bot_user_agents: str = Field(
+        r"bot\b|crawl|spider|slurp|headless|python-requests|python-urllib|curl/|wget/|"
+        r"scrapy|httpclient|phantomjs|selenium|puppeteer|playwright",
+        description="Regular expression (case-insensitive) of User-Agent values flagged as bots.",
+    )
+    bot_max_events_per_minute: int = Field(
+        600,
+        ge=1,
+        description="An actor sending more events than this in one minute is flagged as a bot.",
+    )
+    flush_seconds: float = Field(
+        10.0, gt=0, description="Longest time accepted events wait before a lake flush."
+    )
+    flush_events: int = Field(
+        500_000, ge=1, description="A lake flush starts early once this many events wait."
+    )
+    dedupe_days: float = Field(
+        8.0,
+        gt=0,
+        description="How long an event id is remembered to drop client retries (then "
+        "compaction still drops duplicates within a day's partition).",
+    )
+    retention_days: int = Field(
+        400, ge=1, description="Lake partitions older than this many days are dropped."
+    )
+    compact_interval_seconds: float = Field(
+        300.0, gt=0, description="How often the lake sink looks for partitions to compact."
+    )
+    compact_min_files: int = Field(
+        8, ge=2, description="A day's partition is compacted once it has this many files."
+    )
+    grace_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Replaced lake files are deleted this long after, so running queries finish.",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="Local state of the lake sink (dedupe index, staging); empty means "
+        "DATA_DIR/lake-state.",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Local copies of lake files read from S3; empty means DATA_DIR/cache/lake.",
+    )
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level written to the log."
@@ -236,6 +308,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
+    events: EventsSettings = Field(default_factory=EventsSettings)  # type: ignore[arg-type]
 
     @field_validator("database_url", "bus_url", "storage_url")
     @classmethod
@@ -273,6 +346,14 @@ class Settings(BaseSettings):
     @property
     def effective_work_dir(self) -> Path:
         return self.media.work_dir or self.data_dir / "tmp"
+
+    @property
+    def effective_lake_state_dir(self) -> Path:
+        return self.events.state_dir or self.data_dir / "lake-state"
+
+    @property
+    def effective_lake_cache_dir(self) -> Path:
+        return self.events.cache_dir or self.data_dir / "cache" / "lake"
 
     @property
     def effective_public_url(self) -> str:

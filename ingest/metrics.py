@@ -46,3 +46,52 @@ UPLOADS_IN_PROGRESS = Gauge(
     "Resumable uploads started and neither completed, terminated nor expired.",
     multiprocess_mode="mostrecent",
 )
+
+# -- engagement events -------------------------------------------------------------------------
+
+EVENTS_TOTAL = Counter(
+    "vigil_ingest_events_total",
+    "Engagement events received by the collector, by outcome (accepted, rejected, duplicate: a "
+    "repeat of an event id inside one batch).",
+    ["outcome"],
+)
+EVENTS_REJECTED_TOTAL = Counter(
+    "vigil_ingest_events_rejected_total",
+    "Engagement events rejected, by reason (missing_field, bad_timestamp, unknown_field...).",
+    ["reason"],
+)
+EVENTS_FLAGGED_TOTAL = Counter(
+    "vigil_ingest_events_flagged_total",
+    "Accepted events flagged, by flag (bot, clamped: the client time was out of bounds).",
+    ["flag"],
+)
+EVENT_BATCHES_TOTAL = Counter(
+    "vigil_ingest_event_batches_total",
+    "Event batches, by outcome (accepted, refused: unreadable or over a limit).",
+    ["outcome"],
+)
+LAKE_EVENTS = Counter("vigil_ingest_lake_events_total", "Events written to the lake by the sink.")
+LAKE_DUPLICATES = Counter(
+    "vigil_ingest_lake_duplicates_total",
+    "Events the sink dropped because their id was already in the lake (client retries).",
+)
+LAKE_FLUSH_SECONDS = Histogram(
+    "vigil_ingest_lake_flush_seconds",
+    "Time of one sink flush (Parquet files, rollups, manifest).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+LAKE_COMPACTION_SECONDS = Histogram(
+    "vigil_ingest_lake_compaction_seconds",
+    "Time of one compaction round.",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+LAKE_BYTES = Gauge(
+    "vigil_ingest_lake_bytes",
+    "Bytes of live event files in the lake.",
+    multiprocess_mode="mostrecent",
+)
+LAKE_FILES = Gauge(
+    "vigil_ingest_lake_files",
+    "Live event files in the lake (many small ones mean compaction is behind).",
+    multiprocess_mode="mostrecent",
+)

@@ -106,3 +106,20 @@ class VideoFrameHash(Base):
     timestamp_s: Mapped[float] = mapped_column(Float)
     quality: Mapped[int] = mapped_column(Integer)
     pdq: Mapped[str] = mapped_column(String(64))
+
+
+class EventRejection(Base):
+    """An event the collector refused: the dead-letter store apps and analysts inspect."""
+
+    __tablename__ = "event_rejections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(128))  # the API key or user that sent it
+    item_index: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the item as sent, cut at 4 KiB

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 ConsumerFactory = Callable[[Services], Sequence[Consumer]]
 
 #: Consumer groups by name. Rooms add theirs here as they gain bus handlers.
-CONSUMER_GROUPS: dict[str, ConsumerFactory] = {ingest.MEDIA_GROUP: ingest.media_consumers}
+CONSUMER_GROUPS: dict[str, ConsumerFactory] = {
+    ingest.MEDIA_GROUP: ingest.media_consumers,
+    ingest.LAKE_GROUP: ingest.lake_consumers,
+}
 
 
 def select_groups(only: Sequence[str] | None) -> dict[str, ConsumerFactory]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .base import Bus, Handler
@@ -26,12 +26,19 @@ LAG_SAMPLE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Consumer:
-    """One consumer: ``handler`` receives ``topic``'s messages as a member of ``group``."""
+    """One consumer: ``handler`` receives ``topic``'s messages as a member of ``group``.
+
+    ``tick``, when given, runs beside the consumer every ``tick_seconds`` and once more when
+    the consumer stops: work a handler cannot trigger itself, such as flushing what it staged
+    when no more messages come. A tick that raises is logged; the next one runs on time.
+    """
 
     topic: str
     group: str
     handler: Handler
     name: str
+    tick: Callable[[], Awaitable[None]] | None = None
+    tick_seconds: float = 1.0
 
 
 async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
@@ -87,6 +94,23 @@ async def _sample_lag_forever(
         await _sleep_unless_stopped(stop, every)
 
 
+async def _tick_forever(consumer: Consumer, stop: asyncio.Event) -> None:
+    assert consumer.tick is not None
+    while True:
+        stopping = stop.is_set()
+        try:
+            await consumer.tick()
+        except Exception:
+            log.exception(
+                "the periodic work of %s failed; next run in %.0f s",
+                consumer.name,
+                consumer.tick_seconds,
+            )
+        if stopping:
+            return
+        await _sleep_unless_stopped(stop, consumer.tick_seconds)
+
+
 async def run_consumers(
     bus: Bus,
     consumers: Sequence[Consumer],
@@ -105,6 +129,11 @@ async def run_consumers(
             _supervise(bus, consumer, stop, restart_pause_seconds), name=f"bus:{consumer.name}"
         )
         for consumer in consumers
+    ]
+    tasks += [
+        asyncio.create_task(_tick_forever(consumer, stop), name=f"tick:{consumer.name}")
+        for consumer in consumers
+        if consumer.tick is not None
     ]
     tasks.append(
         asyncio.create_task(

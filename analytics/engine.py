@@ -1,0 +1,301 @@
+"""The query side: one in-process DuckDB database with the lake and metadata as relations.
+
+``Analytics.cursor()`` hands out a cursor on which these relations exist (the insight functions
+depend on nothing else):
+
+- ``events``: the lake's event files (a view over the live Parquet files, Hive ``event_date``),
+  plus ``actor_id`` = the user id, or the device id of an anonymous viewer;
+- ``rollup_hourly``, ``rollup_video_daily``, ``rollup_actor_daily``: the rollups, held in memory
+  and refreshed day by day as the manifest changes, so overview charts never scan raw events;
+- ``videos`` and ``users``: metadata from the database, reloaded after ``metadata_ttl_seconds``.
+
+``sandbox_cursor()`` is for analysts' own SQL: a separate database holding the same relations as
+registered Arrow datasets, with file and network access switched off and the configuration
+locked, so a query can read what analysts may see and nothing else on the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from .lake import EVENTS, ROLLUPS, Lake, Manifest, rollup_table
+from .schema import EVENT_SCHEMA
+
+if TYPE_CHECKING:
+    from core.runtime import Services
+
+VIDEOS_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("creator_id", pa.string()),
+        ("caption", pa.string()),
+        ("hashtags", pa.list_(pa.string())),
+        ("sound", pa.string()),
+        ("language", pa.string()),
+        ("region", pa.string()),
+        ("duration_ms", pa.int64()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("state", pa.string()),
+    ]
+)
+USERS_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("name", pa.string()),
+        ("country", pa.string()),
+        ("language", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+_EVENTS_SELECT = "SELECT *, coalesce(user_id, device_id) AS actor_id FROM "
+_EMPTY_EVENTS_VIEW = (
+    "CREATE OR REPLACE VIEW events AS SELECT *, NULL::DATE AS event_date, "
+    "coalesce(user_id, device_id) AS actor_id FROM _empty_events"
+)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The metadata relations, as Arrow tables in VIDEOS_SCHEMA and USERS_SCHEMA."""
+
+    videos: pa.Table
+    users: pa.Table
+
+    @classmethod
+    def empty(cls) -> Metadata:
+        return cls(videos=VIDEOS_SCHEMA.empty_table(), users=USERS_SCHEMA.empty_table())
+
+
+MetadataLoader = Callable[[], Metadata]
+
+
+class Analytics:
+    """Thread-safe: every caller takes its own cursor; refreshes happen under a lock."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        *,
+        metadata: MetadataLoader | None = None,
+        metadata_ttl_seconds: float = 60.0,
+        manifest_check_seconds: float = 1.0,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.lake = lake
+        self._load_metadata = metadata or Metadata.empty
+        self._metadata_ttl = metadata_ttl_seconds
+        self._manifest_check = manifest_check_seconds
+        config: dict[str, str | int] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._db = duckdb.connect(config=config)
+        self._lock = threading.RLock()
+        self._manifest: Manifest | None = None
+        self._manifest_checked = 0.0
+        self._metadata_loaded = -1e18
+        self._metadata: Metadata = Metadata.empty()
+        self._rollup_keys: dict[str, dict[date, str]] = {rollup_table(n): {} for n in ROLLUPS}
+        with self._lock:
+            self._create_empty()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current lake and metadata (refreshed first when they changed)."""
+        self.refresh()
+        return self._db.cursor()
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Pick up a new manifest or stale metadata; cheap when nothing changed."""
+        now = time.monotonic()
+        with self._lock:
+            if force or now - self._manifest_checked >= self._manifest_check:
+                self._manifest_checked = now
+                manifest = self.lake.manifest()
+                if self._manifest is None or manifest.version != self._manifest.version:
+                    self._apply(manifest)
+            if force or now - self._metadata_loaded >= self._metadata_ttl:
+                self._metadata_loaded = now
+                self._metadata = self._load_metadata()
+                self._db.register("_videos", self._metadata.videos)
+                self._db.register("_users", self._metadata.users)
+                self._db.execute("CREATE OR REPLACE TABLE videos AS SELECT * FROM _videos")
+                self._db.execute("CREATE OR REPLACE TABLE users AS SELECT * FROM _users")
+                self._db.unregister("_videos")
+                self._db.unregister("_users")
+
+    def manifest(self) -> Manifest:
+        """The manifest the relations currently reflect."""
+        self.refresh()
+        with self._lock:
+            return self._manifest or Manifest()
+
+    def sandbox_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for untrusted read-only SQL: the same relations, no file or network access."""
+        self.refresh()
+        with self._lock:
+            manifest = self._manifest or Manifest()
+            sandbox = duckdb.connect()
+            sandbox.register("events_data", self._events_dataset(manifest))
+            sandbox.execute(f"CREATE VIEW events AS {_EVENTS_SELECT} events_data")
+            for name in ROLLUPS:
+                table = rollup_table(name)
+                sandbox.register(table, self._db.sql(f"SELECT * FROM {table}").to_arrow_table())
+            sandbox.register("videos", self._metadata.videos)
+            sandbox.register("users", self._metadata.users)
+        sandbox.execute("SET enable_external_access = false")
+        sandbox.execute("SET lock_configuration = true")
+        return sandbox
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _create_empty(self) -> None:
+        self._db.register("_empty_events", EVENT_SCHEMA.empty_table())
+        self._db.execute(_EMPTY_EVENTS_VIEW)
+        for name, (sql, _keys, _measures) in ROLLUPS.items():
+            self._db.execute(
+                "CREATE OR REPLACE TEMP VIEW fresh AS SELECT *, NULL::DATE AS event_date, "
+                "NULL::VARCHAR AS actor_id FROM _empty_events"
+            )
+            self._db.execute(f"CREATE OR REPLACE TABLE {rollup_table(name)} AS {sql} LIMIT 0")
+        self._db.execute("DROP VIEW fresh")
+        self._db.register("_videos", self._metadata.videos)
+        self._db.register("_users", self._metadata.users)
+        self._db.execute("CREATE OR REPLACE TABLE videos AS SELECT * FROM _videos")
+        self._db.execute("CREATE OR REPLACE TABLE users AS SELECT * FROM _users")
+
+    def _event_paths(self, manifest: Manifest) -> list[str]:
+        return [str(self.lake.local_path(f.key)) for f in manifest.files(EVENTS)]
+
+    def _events_dataset(self, manifest: Manifest) -> ds.Dataset:
+        schema = EVENT_SCHEMA.append(pa.field("event_date", pa.date32()))
+        return ds.dataset(
+            self._event_paths(manifest),
+            schema=schema,
+            format="parquet",
+            partitioning=ds.partitioning(pa.schema([("event_date", pa.date32())]), flavor="hive"),
+            partition_base_dir=str(self.lake.local_path("lake/events")),
+        )
+
+    def _apply(self, manifest: Manifest) -> None:
+        paths = self._event_paths(manifest)
+        if paths:
+            self._db.execute(
+                f"CREATE OR REPLACE VIEW events AS {_EVENTS_SELECT} read_parquet("
+                f"{_sql_list(paths)}, hive_partitioning = true, "
+                "hive_types = {'event_date': DATE})"
+            )
+        else:
+            self._db.execute(_EMPTY_EVENTS_VIEW)
+        for table, loaded in self._rollup_keys.items():
+            wanted = {f.event_date: f.key for f in manifest.files(table)}
+            stale = [d for d, key in loaded.items() if wanted.get(d) != key]
+            fresh = [key for d, key in wanted.items() if loaded.get(d) != key]
+            if not stale and not fresh:
+                continue
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                if stale:
+                    self._db.execute(f"DELETE FROM {table} WHERE event_date IN {_sql_dates(stale)}")
+                if fresh:
+                    paths = [str(self.lake.local_path(key)) for key in fresh]
+                    self._db.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet("
+                        f"{_sql_list(paths)})"
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._rollup_keys[table] = wanted
+        self._manifest = manifest
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_list(paths: list[str]) -> str:
+    """A SQL list literal of file paths the lake made (read_parquet takes no parameter here)."""
+    return "[" + ", ".join(_quote(p) for p in paths) + "]"
+
+
+def _sql_dates(days: list[date]) -> str:
+    return "(" + ", ".join(f"DATE {_quote(d.isoformat())}" for d in days) + ")"
+
+
+def load_metadata(services: Services) -> Metadata:
+    """The videos and users relations from the metadata database."""
+    from sqlalchemy import select
+
+    from core.auth import User
+    from ingest import Video
+
+    with services.db.session() as session:
+        videos = session.execute(
+            select(
+                Video.id,
+                Video.creator_id,
+                Video.caption,
+                Video.hashtags,
+                Video.sound_name,
+                Video.language,
+                Video.region,
+                Video.duration_s,
+                Video.created_at,
+                Video.state,
+            )
+        ).all()
+        users = session.execute(
+            select(User.id, User.name, User.country, User.language, User.created_at)
+        ).all()
+    return Metadata(
+        videos=pa.Table.from_pylist(
+            [
+                {
+                    "video_id": v[0],
+                    "creator_id": v[1],
+                    "caption": v[2],
+                    "hashtags": list(v[3] or []),
+                    "sound": v[4],
+                    "language": v[5],
+                    "region": v[6],
+                    "duration_ms": round(v[7] * 1000) if v[7] is not None else None,
+                    "created_at": v[8],
+                    "state": v[9],
+                }
+                for v in videos
+            ],
+            schema=VIDEOS_SCHEMA,
+        ),
+        users=pa.Table.from_pylist(
+            [
+                {
+                    "user_id": u[0],
+                    "name": u[1],
+                    "country": u[2],
+                    "language": u[3],
+                    "created_at": u[4],
+                }
+                for u in users
+            ],
+            schema=USERS_SCHEMA,
+        ),
+    )

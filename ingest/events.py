@@ -1,0 +1,560 @@
+"""Engagement events from apps: parsing a batch, validating each event, flagging, encoding.
+
+A batch is refused whole only when it cannot be read at all (not JSON, too big, too many
+events). Otherwise every event stands alone: a valid one is accepted whatever its neighbours
+are, an invalid one is rejected with its index, a reason code, the field and a message.
+
+Accepted events are normalised (UUID bytes, UTC times, upper-case region, primary language
+subtag) and flagged, never dropped: a client time too far in the future or the past is clamped
+to the arrival time (``ts_clamped``, the original kept as ``client_ts``); a bot user agent or an
+impossible rate marks the event ``is_bot`` with the reason. The result is columnar, the shape
+the lake sink turns into Parquet without touching events one by one again.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from analytics import ACCOUNT_EVENT_TYPES, EVENT_COLUMNS, EVENT_TYPES, PLATFORMS, VIDEO_EVENT_TYPES
+from core.errors import InvalidInputError, TooLargeError, UnsupportedMediaError
+from core.settings import EventsSettings
+from localization import country_codes
+
+#: Fields a client may send; everything the lake stores that the server sets is absent.
+CLIENT_FIELDS: frozenset[str] = frozenset(
+    {
+        "event_id",
+        "event_type",
+        "ts",
+        "user_id",
+        "device_id",
+        "session_id",
+        "video_id",
+        "target_user_id",
+        "region",
+        "language",
+        "platform",
+        "app_version",
+        "watched_ms",
+        "position_ms",
+        "props",
+    }
+)
+_ID_FIELDS = ("user_id", "device_id", "session_id", "video_id", "target_user_id")
+MAX_ID_CHARS = 64
+MAX_APP_VERSION_CHARS = 32
+MAX_QUERY_CHARS = 200
+#: A span of watching longer than an hour is not a span any player reports.
+MAX_WATCHED_MS = 3_600_000
+MAX_POSITION_MS = 24 * 3_600_000
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+_EVENT_TYPES = frozenset(EVENT_TYPES)
+_PLATFORMS = frozenset(PLATFORMS)
+_EPOCH_MS_MIN = 946_684_800_000  # 2000-01-01: smaller numbers are seconds or garbage
+
+
+class EventRejected(Exception):
+    """One event is invalid: ``reason`` is a stable code, ``field`` the offending field."""
+
+    def __init__(self, reason: str, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    reason: str
+    field: str | None
+    message: str
+    event_id: str | None
+    raw: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "reason": self.reason,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass
+class ValidatedBatch:
+    """The accepted events as columns (EVENT_COLUMNS), and what was refused or flagged."""
+
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in EVENT_COLUMNS})
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+    clamped: int = 0
+    bots: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return len(self.columns["event_id"])
+
+
+# -- reading the body ------------------------------------------------------------------------
+
+
+def read_batch(
+    body: bytes, *, content_type: str | None, content_encoding: str | None, limits: EventsSettings
+) -> list[Any]:
+    """The batch's items: a JSON array, ``{"events": [...]}``, or NDJSON; gzip allowed.
+
+    Raises TooLargeError (body or event count over the limit), UnsupportedMediaError (a type
+    or encoding that is not JSON or gzip) or InvalidInputError (unreadable JSON).
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        body = _gunzip(body, limits.max_batch_bytes)
+    elif encoding not in ("identity", ""):
+        raise UnsupportedMediaError(
+            f"Content-Encoding {encoding!r} is not accepted: send gzip or no encoding",
+            details={"field": "Content-Encoding", "accepted": ["gzip", "identity"]},
+        )
+    if len(body) > limits.max_batch_bytes:
+        raise _too_large_body(len(body), limits.max_batch_bytes)
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media in (
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+    ):
+        items = _ndjson(body)
+    elif media in ("application/json", "text/json"):
+        items = _json(body)
+    else:
+        raise UnsupportedMediaError(
+            f"Content-Type {media!r} is not accepted: send application/json (an array of "
+            "events) or application/x-ndjson (one event per line)",
+            details={
+                "field": "Content-Type",
+                "accepted": ["application/json", "application/x-ndjson"],
+            },
+        )
+    if len(items) > limits.max_batch_events:
+        raise TooLargeError(
+            f"the batch holds {len(items)} events; the limit is {limits.max_batch_events} "
+            "(VIGIL_EVENTS__MAX_BATCH_EVENTS): split it",
+            details={
+                "events": len(items),
+                "limit": limits.max_batch_events,
+                "setting": "VIGIL_EVENTS__MAX_BATCH_EVENTS",
+            },
+        )
+    if not items:
+        raise InvalidInputError("the batch holds no events", details={"field": "body"})
+    return items
+
+
+def _too_large_body(size: int, limit: int) -> TooLargeError:
+    return TooLargeError(
+        f"the batch is over {limit} bytes (VIGIL_EVENTS__MAX_BATCH_BYTES, counted after "
+        "gzip decompression): split it",
+        details={"size": size, "limit": limit, "setting": "VIGIL_EVENTS__MAX_BATCH_BYTES"},
+    )
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    # Decompress at most limit+1 bytes, so a small bomb cannot inflate into memory.
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInputError(
+            f"the body is not valid gzip: {exc}", details={"field": "Content-Encoding"}
+        ) from None
+    if len(out) > limit:
+        raise _too_large_body(len(out), limit)
+    if not inflater.eof:
+        raise InvalidInputError("the gzip body is truncated", details={"field": "Content-Encoding"})
+    return out
+
+
+def _json(body: bytes) -> list[Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"the body is not JSON: {exc}", details={"field": "body"}) from None
+    if isinstance(parsed, dict) and isinstance(parsed.get("events"), list):
+        parsed = parsed["events"]
+    if not isinstance(parsed, list):
+        raise InvalidInputError(
+            'the body must be a JSON array of events or {"events": [...]}',
+            details={"field": "body"},
+        )
+    return parsed
+
+
+def _ndjson(body: bytes) -> list[Any]:
+    items: list[Any] = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            # One unreadable line is one rejected event, not a refused batch.
+            items.append(_Unreadable(f"line {number} is not JSON: {exc}", line))
+    return items
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    message: str
+    line: bytes
+
+
+# -- one event -------------------------------------------------------------------------------
+
+
+class RateWatch:
+    """Events per actor per minute across batches, in a bounded table (per process)."""
+
+    def __init__(self, *, limit: int, capacity: int = 200_000) -> None:
+        self.limit = limit
+        self.capacity = capacity
+        self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def over_limit(self, counts: dict[str, int], minute: int) -> set[str]:
+        """Add ``counts`` (actor -> events in this batch) for ``minute``; actors over the limit."""
+        over: set[str] = set()
+        with self._lock:
+            for actor, count in counts.items():
+                seen_minute, seen = self._counts.pop(actor, (minute, 0))
+                total = count + (seen if seen_minute == minute else 0)
+                self._counts[actor] = (minute, total)
+                if total > self.limit:
+                    over.add(actor)
+            while len(self._counts) > self.capacity:
+                self._counts.popitem(last=False)
+        return over
+
+
+def _text(event: dict[str, Any], name: str, limit: int) -> str | None:
+    value = event.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventRejected("wrong_type", name, f"{name} must be a string")
+    if not value or len(value) > limit:
+        raise EventRejected(
+            "bad_length", name, f"{name} must be 1 to {limit} characters, got {len(value)}"
+        )
+    return value
+
+
+def _millis(event: dict[str, Any], name: str, limit: int, *, required: bool) -> int | None:
+    value = event.get(name)
+    if value is None:
+        if required:
+            raise EventRejected("missing_field", name, f"{name} is required for this event type")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise EventRejected("wrong_type", name, f"{name} must be a whole number of milliseconds")
+    if not 0 <= value <= limit:
+        raise EventRejected("out_of_range", name, f"{name} must be between 0 and {limit}")
+    return int(value)
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise EventRejected(
+                "bad_timestamp", "ts", "ts must be ISO 8601 with a zone, e.g. 2026-11-21T10:00:00Z"
+            ) from None
+        if parsed.tzinfo is None:
+            raise EventRejected(
+                "bad_timestamp", "ts", "ts has no time zone: add Z or an offset such as +01:00"
+            )
+        return parsed.astimezone(UTC)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= _EPOCH_MS_MIN:
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, ValueError, OSError):
+            pass
+    raise EventRejected(
+        "bad_timestamp",
+        "ts",
+        "ts must be an ISO 8601 string with a zone or milliseconds since 1970 (after 2000)",
+    )
+
+
+def _props(value: Any, limits: EventsSettings) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise EventRejected("wrong_type", "props", "props must be a JSON object")
+    if len(value) > limits.max_props_keys:
+        raise EventRejected(
+            "too_large",
+            "props",
+            f"props has {len(value)} keys; the limit is {limits.max_props_keys}",
+        )
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise EventRejected(
+                "wrong_type", f"props.{key}", "props values must be strings, numbers or booleans"
+            )
+    encoded = orjson.dumps(value)
+    if len(encoded) > limits.max_props_bytes:
+        raise EventRejected(
+            "too_large",
+            "props",
+            f"props is {len(encoded)} bytes as JSON; the limit is {limits.max_props_bytes} "
+            "(VIGIL_EVENTS__MAX_PROPS_BYTES)",
+        )
+    return encoded.decode()
+
+
+@dataclass(frozen=True)
+class _Context:
+    received_at: datetime
+    earliest: datetime
+    latest: datetime
+    bot_agent: str | None
+    countries: frozenset[str]
+    limits: EventsSettings
+
+
+def _normalise(raw: Any, ctx: _Context) -> dict[str, Any]:
+    if isinstance(raw, _Unreadable):
+        raise EventRejected("not_json", None, raw.message)
+    if not isinstance(raw, dict):
+        raise EventRejected("not_an_object", None, "each event must be a JSON object")
+    unknown = raw.keys() - CLIENT_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise EventRejected(
+            "unknown_field", name, f"{name} is not an event field (see docs/events.md)"
+        )
+    raw_id = raw.get("event_id")
+    if not isinstance(raw_id, str):
+        raise EventRejected("missing_field", "event_id", "event_id (a UUID) is required")
+    try:
+        event_id = uuid.UUID(raw_id).bytes
+    except ValueError:
+        raise EventRejected("bad_uuid", "event_id", "event_id must be a UUID") from None
+    event_type = raw.get("event_type")
+    if event_type not in _EVENT_TYPES:
+        raise EventRejected(
+            "unknown_event_type",
+            "event_type",
+            f"event_type must be one of {', '.join(EVENT_TYPES)}",
+        )
+    if "ts" not in raw:
+        raise EventRejected("missing_field", "ts", "ts (the client's event time) is required")
+    ts = _timestamp(raw["ts"])
+    ids = {name: _text(raw, name, MAX_ID_CHARS) for name in _ID_FIELDS}
+    if ids["user_id"] is None and ids["device_id"] is None:
+        raise EventRejected(
+            "missing_field", "user_id", "user_id or device_id is required (who did it)"
+        )
+    if event_type in VIDEO_EVENT_TYPES and ids["video_id"] is None:
+        raise EventRejected("missing_field", "video_id", f"video_id is required for {event_type}")
+    if event_type in ACCOUNT_EVENT_TYPES and ids["target_user_id"] is None:
+        raise EventRejected(
+            "missing_field", "target_user_id", f"target_user_id is required for {event_type}"
+        )
+    region = _text(raw, "region", 2)
+    if region is not None:
+        region = region.upper()
+        if region not in ctx.countries:
+            raise EventRejected(
+                "unknown_region", "region", f"{region} is not an ISO 3166-1 alpha-2 country code"
+            )
+    language = _text(raw, "language", 35)
+    if language is not None:
+        if not _LANGUAGE.match(language):
+            raise EventRejected(
+                "bad_language", "language", "language must be a BCP 47 tag such as es or pt-BR"
+            )
+        language = re.split(r"[-_]", language, maxsplit=1)[0].lower()
+    platform = _text(raw, "platform", 16)
+    if platform is not None:
+        platform = platform.lower()
+        if platform not in _PLATFORMS:
+            raise EventRejected(
+                "unknown_platform", "platform", f"platform must be one of {', '.join(PLATFORMS)}"
+            )
+    props = _props(raw.get("props"), ctx.limits)
+    if event_type == "search":
+        query = (raw.get("props") or {}).get("query")
+        if not isinstance(query, str) or not query.strip() or len(query) > MAX_QUERY_CHARS:
+            raise EventRejected(
+                "missing_field",
+                "props.query",
+                f"a search event needs props.query, 1 to {MAX_QUERY_CHARS} characters",
+            )
+    client_ts = None
+    clamped = False
+    if ts > ctx.latest or ts < ctx.earliest:
+        client_ts, ts, clamped = ts, ctx.received_at, True
+    bot_reason = ctx.bot_agent
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "ts": ts,
+        "client_ts": client_ts,
+        "received_at": ctx.received_at,
+        **ids,
+        "region": region,
+        "language": language,
+        "platform": platform,
+        "app_version": _text(raw, "app_version", MAX_APP_VERSION_CHARS),
+        "watched_ms": _millis(raw, "watched_ms", MAX_WATCHED_MS, required=event_type == "watch"),
+        "position_ms": _millis(raw, "position_ms", MAX_POSITION_MS, required=False),
+        "props": props,
+        "is_bot": bot_reason is not None,
+        "bot_reason": bot_reason,
+        "ts_clamped": clamped,
+    }
+
+
+def validate_batch(
+    items: list[Any],
+    *,
+    received_at: datetime,
+    user_agent: str | None,
+    limits: EventsSettings,
+    rates: RateWatch,
+) -> ValidatedBatch:
+    """Validate every item on its own; flag clamped times and bots; drop in-batch repeats."""
+    bot_agents = re.compile(limits.bot_user_agents, re.IGNORECASE)
+    ctx = _Context(
+        received_at=received_at,
+        earliest=received_at - timedelta(days=limits.max_age_days),
+        latest=received_at + timedelta(seconds=limits.max_future_seconds),
+        bot_agent="user_agent" if user_agent and bot_agents.search(user_agent) else None,
+        countries=country_codes(),
+        limits=limits,
+    )
+    batch = ValidatedBatch()
+    columns = batch.columns
+    seen: set[bytes] = set()
+    per_actor: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        try:
+            event = _normalise(raw, ctx)
+        except EventRejected as exc:
+            batch.rejections.append(_rejection(index, raw, exc))
+            continue
+        if event["event_id"] in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(event["event_id"])
+        actor = event["user_id"] or event["device_id"]
+        per_actor[actor] = per_actor.get(actor, 0) + 1
+        for name, value in event.items():
+            columns[name].append(value)
+    if per_actor:
+        fast = rates.over_limit(per_actor, int(received_at.timestamp() // 60))
+        if fast:
+            flags, reasons = columns["is_bot"], columns["bot_reason"]
+            for row, (user, device) in enumerate(
+                zip(columns["user_id"], columns["device_id"], strict=True)
+            ):
+                if (user or device) in fast and not flags[row]:
+                    flags[row] = True
+                    reasons[row] = "rate"
+    batch.clamped = sum(columns["ts_clamped"])
+    batch.bots = sum(columns["is_bot"])
+    return batch
+
+
+def _rejection(index: int, raw: Any, exc: EventRejected) -> Rejection:
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    if isinstance(raw, _Unreadable):
+        text = raw.line.decode("utf-8", "replace")
+    else:
+        try:
+            text = orjson.dumps(raw).decode()
+        except TypeError:
+            text = repr(raw)
+    return Rejection(
+        index=index,
+        reason=exc.reason,
+        field=exc.field,
+        message=exc.message,
+        event_id=event_id if isinstance(event_id, str) else None,
+        raw=text[:4096],
+    )
+
+
+# -- the bus message ---------------------------------------------------------------------------
+
+MESSAGE_FORMAT = 1
+_TIME_COLUMNS = ("ts", "client_ts", "received_at")
+#: A bus message stays well under the bus's 1 MiB limit; a bigger batch goes as several.
+MAX_MESSAGE_EVENTS = 250
+
+
+def _micros(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    return (value - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def encode_messages(batch: ValidatedBatch, *, batch_id: str) -> list[dict[str, Any]]:
+    """The accepted events as ``events.accepted`` messages of columns (JSON-safe values)."""
+    columns = batch.columns
+    total = batch.accepted
+    messages = []
+    for part, start in enumerate(range(0, total, MAX_MESSAGE_EVENTS)):
+        end = min(start + MAX_MESSAGE_EVENTS, total)
+        encoded: dict[str, list[Any]] = {}
+        for name in EVENT_COLUMNS:
+            values = columns[name][start:end]
+            if name == "event_id":
+                encoded[name] = [value.hex() for value in values]
+            elif name in _TIME_COLUMNS:
+                encoded[name] = [_micros(value) for value in values]
+            else:
+                encoded[name] = values
+        messages.append(
+            {"format": MESSAGE_FORMAT, "batch_id": batch_id, "part": part, "columns": encoded}
+        )
+    return messages
+
+
+def decode_message(payload: dict[str, Any]) -> dict[str, list[Any]]:
+    """The columns of an ``events.accepted`` message, ids as bytes and times as micros.
+
+    Raises InvalidInputError for a message in a format this version does not read.
+    """
+    if payload.get("format") != MESSAGE_FORMAT or not isinstance(payload.get("columns"), dict):
+        raise InvalidInputError(
+            f"events.accepted message of unknown format {payload.get('format')!r}",
+            details={"field": "format", "expected": MESSAGE_FORMAT},
+        )
+    columns: dict[str, list[Any]] = dict(payload["columns"])
+    missing = [name for name in EVENT_COLUMNS if name not in columns]
+    if missing:
+        raise InvalidInputError(
+            f"events.accepted message lacks columns {', '.join(missing)}",
+            details={"field": "columns", "missing": missing},
+        )
+    columns["event_id"] = [bytes.fromhex(value) for value in columns["event_id"]]
+    return columns

@@ -1,0 +1,259 @@
+"""The lake sink: accepted events from the bus into the Parquet lake, each exactly once.
+
+Per ``events.accepted`` message, in one local SQLite transaction, the sink keeps the events whose
+ids it has not seen (the dedupe index, ``dedupe_days`` long) and stages them; only then does the
+bus see the acknowledgement. A redelivered message therefore stages nothing twice.
+
+Every ``flush_seconds`` (or sooner once ``flush_events`` wait) the staged events go to the lake
+in one ``Lake.append`` whose sequence is the last staged row's id, and are then unstaged. A crash
+between the two repeats the append with the same sequence, which the lake skips as applied;
+a crash before the append commits leaves orphan files that ``vacuum`` removes. So each accepted
+event reaches the lake once, whatever dies when.
+
+Maintenance on its own clock: compaction of partitions with many files, retention, vacuum,
+pruning of the dedupe index. One sink per lake (the ``lake`` consumer group, one member).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from analytics import EVENT_SCHEMA, Lake
+from core.bus import Message
+from core.bus.runner import Consumer
+from core.runtime import Services
+from core.settings import EventsSettings
+
+from . import metrics
+from .events import decode_message
+
+log = logging.getLogger(__name__)
+
+LAKE_GROUP = "lake"
+EVENTS_TOPIC = "events.accepted"
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    event_id BLOB PRIMARY KEY,
+    day INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_day ON seen (day);
+CREATE TABLE IF NOT EXISTS staged (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    events INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+#: SQLite's limit on bound parameters is far above this; chunks keep statements cacheable.
+_LOOKUP_CHUNK = 500
+
+
+def table_from_columns(columns: dict[str, list[Any]]) -> pa.Table:
+    """An EVENT_SCHEMA table from decoded message columns (times as epoch microseconds)."""
+    return pa.Table.from_arrays(
+        [pa.array(columns[f.name], type=f.type) for f in EVENT_SCHEMA], schema=EVENT_SCHEMA
+    )
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+@dataclass(frozen=True)
+class StageResult:
+    staged: int
+    duplicates: int
+
+
+class LakeSink:
+    """Dedupe, staging and flushing for one lake. Use from one thread at a time."""
+
+    def __init__(self, lake: Lake, *, state_dir: Path, settings: EventsSettings) -> None:
+        self.lake = lake
+        self.settings = settings
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(state_dir / "sink.db", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged bus message must not vanish with a power cut either.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'sequence_base'").fetchone()
+        if row is None:
+            # A new state directory beside an existing lake continues after its sequence.
+            self._base = self.lake.manifest().sequence
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('sequence_base', ?)", (self._base,)
+            )
+        else:
+            self._base = int(row[0])
+        self.last_flush = time.monotonic()
+        self.last_maintenance = time.monotonic()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- staging ------------------------------------------------------------------------
+
+    def stage(self, columns: dict[str, list[Any]], *, today: date | None = None) -> StageResult:
+        """Stage the events of ``columns`` not seen before; returns how many, and the repeats.
+
+        Flushes once ``flush_events`` are staged.
+        """
+        ids: list[bytes] = columns["event_id"]
+        day = (today or datetime.now(UTC).date()).toordinal()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            known: set[bytes] = set()
+            for start in range(0, len(ids), _LOOKUP_CHUNK):
+                chunk = ids[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                known.update(
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT event_id FROM seen WHERE event_id IN ({marks})",  # noqa: S608
+                        chunk,
+                    )
+                )
+            keep = [i for i, event_id in enumerate(ids) if event_id not in known]
+            if keep:
+                if len(keep) < len(ids):
+                    columns = {name: [values[i] for i in keep] for name, values in columns.items()}
+                table = table_from_columns(columns)
+                db.executemany(
+                    "INSERT OR IGNORE INTO seen (event_id, day) VALUES (?, ?)",
+                    ((event_id, day) for event_id in columns["event_id"]),
+                )
+                db.execute(
+                    "INSERT INTO staged (events, data) VALUES (?, ?)", (len(keep), _ipc(table))
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if self.staged_events() >= self.settings.flush_events:
+            self.flush()
+        return StageResult(staged=len(keep), duplicates=len(ids) - len(keep))
+
+    def staged_events(self) -> int:
+        (count,) = self._db.execute("SELECT coalesce(sum(events), 0) FROM staged").fetchone()
+        return int(count)
+
+    def due(self) -> bool:
+        """Whether a flush should run now."""
+        waited = time.monotonic() - self.last_flush
+        staged = self.staged_events()
+        return staged > 0 and (
+            waited >= self.settings.flush_seconds or staged >= self.settings.flush_events
+        )
+
+    # -- flushing -----------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Append everything staged to the lake; returns the number of events flushed."""
+        rows = self._db.execute("SELECT id, data FROM staged ORDER BY id").fetchall()
+        self.last_flush = time.monotonic()
+        if not rows:
+            return 0
+        last_id = int(rows[-1][0])
+        table = pa.concat_tables([_from_ipc(data) for _, data in rows])
+        started = time.perf_counter()
+        applied = self.lake.append(table, sequence=self._base + last_id)
+        metrics.LAKE_FLUSH_SECONDS.observe(time.perf_counter() - started)
+        self._db.execute("DELETE FROM staged WHERE id <= ?", (last_id,))
+        if applied:
+            metrics.LAKE_EVENTS.inc(table.num_rows)
+        log.info("lake flush: %d events (sequence %d)", table.num_rows, self._base + last_id)
+        return table.num_rows
+
+    # -- maintenance --------------------------------------------------------------------
+
+    def maintain(self, *, today: date | None = None) -> dict[str, Any]:
+        """Compact, apply retention, vacuum and prune the dedupe index; returns what it did."""
+        today = today or datetime.now(UTC).date()
+        self.last_maintenance = time.monotonic()
+        started = time.perf_counter()
+        compacted = self.lake.compact()
+        if compacted:
+            metrics.LAKE_COMPACTION_SECONDS.observe(time.perf_counter() - started)
+        dropped = self.lake.drop_before(today - timedelta(days=self.settings.retention_days))
+        deleted = self.lake.vacuum()
+        horizon = (today - timedelta(days=self.settings.dedupe_days)).toordinal()
+        pruned = self._db.execute("DELETE FROM seen WHERE day < ?", (horizon,)).rowcount
+        stats = self.lake.stats()
+        metrics.LAKE_BYTES.set(stats.event_bytes)
+        metrics.LAKE_FILES.set(stats.event_files)
+        return {
+            "compacted": [d.isoformat() for d in compacted],
+            "dropped": [d.isoformat() for d in dropped],
+            "deleted_files": deleted,
+            "forgotten_ids": pruned,
+        }
+
+
+def open_sink(services: Services) -> LakeSink:
+    settings = services.settings
+    lake = Lake(
+        services.store,
+        cache_dir=settings.effective_lake_cache_dir,
+        grace_seconds=settings.events.grace_seconds,
+        compact_min_files=settings.events.compact_min_files,
+    )
+    return LakeSink(lake, state_dir=settings.effective_lake_state_dir, settings=settings.events)
+
+
+def lake_consumers(services: Services) -> list[Consumer]:
+    """The lake sink on ``events.accepted``: stage per message, flush and maintain on a clock."""
+    # One thread owns the sink's SQLite connection and the lake writes, in order.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-sink")
+    sink: LakeSink | None = None
+    opening = asyncio.Lock()
+
+    async def on_thread(work: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, lambda: work(*args, **kwargs)
+        )
+
+    async def ensure() -> LakeSink:
+        nonlocal sink
+        async with opening:
+            if sink is None:
+                sink = await on_thread(open_sink, services)
+        return sink
+
+    async def handle(message: Message) -> None:
+        opened = await ensure()
+        columns = decode_message(message.payload)
+        result: StageResult = await on_thread(opened.stage, columns)
+        metrics.LAKE_DUPLICATES.inc(result.duplicates)
+
+    async def tick() -> None:
+        opened = await ensure()
+        if await on_thread(opened.due):
+            await on_thread(opened.flush)
+        waited = time.monotonic() - opened.last_maintenance
+        if waited >= opened.settings.compact_interval_seconds:
+            done = await on_thread(opened.maintain)
+            if any(done.values()):
+                log.info("lake maintenance: %s", done)
+
+    return [Consumer(EVENTS_TOPIC, LAKE_GROUP, handle, name="lake", tick=tick, tick_seconds=1.0)]
