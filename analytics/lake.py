@@ -15,7 +15,8 @@ previous manifest can still finish.
 
 One writer at a time (the lake sink, or a loader when no sink runs). Each ``append`` carries a
 sequence number; an append whose number the manifest already holds is skipped, which makes a
-writer's retry after a crash exactly-once.
+writer's retry after a crash exactly-once. Only appends move the sequence; compaction,
+retention and rollup refreshes name their files after the manifest version they create.
 
 Rollups hold human traffic only and are additive per day: an append merges the new rows'
 rollups into the day's current ones; compaction recomputes the day's rollups from its files.
@@ -285,22 +286,31 @@ class Lake:
         if sequence <= manifest.sequence:
             return False
         batch = batch.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+        tag = manifest.version + 1
         con = duckdb.connect()
         try:
             con.register("incoming", batch)
-            con.execute(f"CREATE TEMP TABLE fresh AS {_with_derived('incoming')}")
-            days = [
-                row[0] for row in con.execute("SELECT DISTINCT event_date FROM fresh").fetchall()
-            ]
-            name = f"part-{sequence:012d}"
-            for day in sorted(days):
-                part = con.sql(
-                    f"SELECT {', '.join(EVENT_SCHEMA.names)} FROM fresh WHERE event_date = ? "
-                    "ORDER BY ts",
-                    params=[day],
-                ).to_arrow_table()
-                self._add_file(manifest, EVENTS, day, name, part.cast(EVENT_SCHEMA))
-            self._merge_rollups(con, manifest, days, sequence)
+            # One sort by day and time, then a slice per day: no scan per partition.
+            ordered = con.sql(
+                "SELECT *, CAST(timezone('UTC', ts) AS DATE) AS event_date FROM incoming "
+                "ORDER BY event_date, ts"
+            ).to_arrow_table()
+            con.unregister("incoming")
+            con.register("ordered", ordered)
+            con.execute(
+                "CREATE TEMP VIEW fresh AS SELECT *, coalesce(user_id, device_id) AS actor_id "
+                "FROM ordered"
+            )
+            days: list[date] = []
+            offset = 0
+            counts = pc.value_counts(ordered["event_date"]).to_pylist()
+            for entry in sorted(counts, key=lambda item: item["values"]):
+                day, rows = entry["values"], entry["counts"]
+                part = ordered.slice(offset, rows).select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+                self._add_file(manifest, EVENTS, day, f"part-{sequence:012d}", part)
+                days.append(day)
+                offset += rows
+            self._merge_rollups(con, manifest, days, tag)
         finally:
             con.close()
         manifest.sequence = sequence
@@ -333,11 +343,12 @@ class Lake:
             fresh = con.sql(sql).to_arrow_table()
             for day in days:
                 current = [f for f in manifest.files(table) if f.event_date == day]
-                parts = [fresh.filter(pc.equal(fresh["event_date"], pa.scalar(day, pa.date32())))]
-                parts += [pq.read_table(self.local_path(f.key)) for f in current]
-                merged = _sum_by(
-                    con, pa.concat_tables(parts, promote_options="permissive"), keys, measures
-                )
+                merged = fresh.filter(pc.equal(fresh["event_date"], pa.scalar(day, pa.date32())))
+                if current:
+                    parts = [merged] + [pq.read_table(self.local_path(f.key)) for f in current]
+                    merged = _sum_by(
+                        con, pa.concat_tables(parts, promote_options="permissive"), keys, measures
+                    )
                 others = [f for f in manifest.files(table) if f.event_date != day]
                 self._retire(manifest, table, others)
                 self._add_file(manifest, table, day, f"v{seq:012d}", merged)
@@ -346,14 +357,13 @@ class Lake:
         """Recompute the rollups of ``days`` (every day when None) from their event files."""
         manifest = self.manifest()
         wanted = sorted(set(days) if days is not None else manifest.dates())
-        sequence = manifest.sequence + 1
+        tag = manifest.version + 1
         con = duckdb.connect()
         try:
             for day in wanted:
-                self._recompute_day(con, manifest, day, sequence)
+                self._recompute_day(con, manifest, day, tag)
         finally:
             con.close()
-        manifest.sequence = sequence
         self._commit(manifest)
 
     def _recompute_day(
@@ -372,22 +382,29 @@ class Lake:
 
     # -- compaction, retention, vacuum -------------------------------------------------------
 
-    def compact(self, *, days: Iterable[date] | None = None, force: bool = False) -> list[date]:
+    def compact(
+        self,
+        *,
+        days: Iterable[date] | None = None,
+        force: bool = False,
+        min_files: int | None = None,
+    ) -> list[date]:
         """Merge each day's files into as few as ``target_file_rows`` allows, dropping duplicate
         event ids; recompute the day's rollups. Returns the days compacted.
 
-        A day is compacted when it has at least ``compact_min_files`` files (any number above
-        one with ``force``).
+        A day is compacted when it has at least ``min_files`` files (default
+        ``compact_min_files``; any number above one with ``force``).
         """
         manifest = self.manifest()
-        sequence = manifest.sequence + 1
+        tag = manifest.version + 1
         candidates = sorted(set(days) if days is not None else manifest.dates())
         done: list[date] = []
         con = duckdb.connect()
         try:
             for day in candidates:
                 files = [f for f in manifest.files(EVENTS) if f.event_date == day]
-                if len(files) < (2 if force else max(2, self.compact_min_files)):
+                threshold = min_files if min_files is not None else self.compact_min_files
+                if len(files) < (2 if force else max(2, threshold)):
                     continue
                 paths = [str(self.local_path(f.key)) for f in files]
                 con.read_parquet(paths).create_view("day_events", replace=True)
@@ -400,13 +417,12 @@ class Lake:
                 self._retire(manifest, EVENTS, others)
                 for index, start in enumerate(range(0, merged.num_rows, self.target_file_rows)):
                     chunk = merged.slice(start, self.target_file_rows).cast(EVENT_SCHEMA)
-                    self._add_file(manifest, EVENTS, day, f"compact-{sequence:012d}-{index}", chunk)
-                self._recompute_day(con, manifest, day, sequence)
+                    self._add_file(manifest, EVENTS, day, f"compact-{tag:012d}-{index}", chunk)
+                self._recompute_day(con, manifest, day, tag)
                 done.append(day)
         finally:
             con.close()
         if done:
-            manifest.sequence = sequence
             self._commit(manifest)
         return done
 
@@ -420,7 +436,6 @@ class Lake:
             self._retire(
                 manifest, table, [f for f in manifest.files(table) if f.event_date >= cutoff]
             )
-        manifest.sequence += 1
         self._commit(manifest)
         return dropped
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from core import auth
 from core.auth import Principal, Scope
@@ -48,10 +49,16 @@ def get_db(services: ServicesDep) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def current_principal(
-    db: DbSession, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
-) -> Principal:
-    """The caller from ``Authorization: Bearer`` (an access token or an API key), or 401."""
+def _principal_cache(request: Request, settings: Settings) -> auth.PrincipalCache:
+    cache: auth.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is None:
+        cache = auth.PrincipalCache(ttl_seconds=settings.auth.api_key_cache_seconds)
+        request.app.state.principal_cache = cache
+    return cache
+
+
+def resolve_principal(db: Session, settings: Settings, token: str | None) -> Principal:
+    """The caller a bearer token names (an access token or an API key), or 401; no cache."""
     if not token:
         raise auth.MissingCredentialsError()
     if auth.looks_like_api_key(token):
@@ -59,6 +66,31 @@ def current_principal(
     return auth.principal_from_access_token(
         db, token=token, secret=settings.auth.secret_key.get_secret_value()
     )
+
+
+def _resolve_in_session(services: Services, token: str) -> Principal:
+    with services.db.session() as session:
+        return resolve_principal(session, services.settings, token)
+
+
+async def current_principal(
+    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
+    """The caller from ``Authorization: Bearer`` (an access token or an API key), or 401.
+
+    API keys checked recently are taken from the process's cache, without a database query.
+    """
+    if not token:
+        raise auth.MissingCredentialsError()
+    if auth.looks_like_api_key(token):
+        cache = _principal_cache(request, services.settings)
+        cached = cache.get(token)
+        if cached is not None:
+            return cached
+        principal = await run_in_threadpool(_resolve_in_session, services, token)
+        cache.put(token, principal)
+        return principal
+    return await run_in_threadpool(_resolve_in_session, services, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -99,7 +131,7 @@ class RequireMetricsAccess(RequireScope):
         expected = configured.get_secret_value().encode() if configured is not None else None
         if token and expected and hmac.compare_digest(token.encode(), expected):
             return None
-        principal = current_principal(db, settings, token)
+        principal = resolve_principal(db, settings, token)
         principal.require(Scope.METRICS_READ)
         return principal
 

@@ -60,6 +60,13 @@ class AuthSettings(BaseModel):
     cookie_secure: bool = Field(
         False, description="Mark the session cookie Secure (set true behind HTTPS)."
     )
+    api_key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts an API key it checked (0: check every request); "
+        "a revoked key stops working within this time.",
+    )
 
 
 class BusSettings(BaseModel):

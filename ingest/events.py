@@ -17,9 +17,9 @@ import re
 import threading
 import uuid
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -224,26 +224,33 @@ class _Unreadable:
 
 
 class RateWatch:
-    """Events per actor per minute across batches, in a bounded table (per process)."""
+    """Events per actor in the current minute, across batches (per process).
 
-    def __init__(self, *, limit: int, capacity: int = 200_000) -> None:
+    Counts restart each minute; at most ``capacity`` actors are tracked in one minute, so a
+    flood of distinct ids cannot grow memory without bound.
+    """
+
+    def __init__(self, *, limit: int, capacity: int = 500_000) -> None:
         self.limit = limit
         self.capacity = capacity
-        self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._minute = -1
+        self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def over_limit(self, counts: dict[str, int], minute: int) -> set[str]:
         """Add ``counts`` (actor -> events in this batch) for ``minute``; actors over the limit."""
         over: set[str] = set()
         with self._lock:
+            if minute != self._minute:
+                self._minute, self._counts = minute, {}
+            tracked = self._counts
+            room = len(tracked) < self.capacity
             for actor, count in counts.items():
-                seen_minute, seen = self._counts.pop(actor, (minute, 0))
-                total = count + (seen if seen_minute == minute else 0)
-                self._counts[actor] = (minute, total)
+                total = tracked.get(actor, 0) + count
+                if room or actor in tracked:
+                    tracked[actor] = total
                 if total > self.limit:
                     over.add(actor)
-            while len(self._counts) > self.capacity:
-                self._counts.popitem(last=False)
         return over
 
 
@@ -258,6 +265,40 @@ def _text(event: dict[str, Any], name: str, limit: int) -> str | None:
             "bad_length", name, f"{name} must be 1 to {limit} characters, got {len(value)}"
         )
     return value
+
+
+def _id(event: dict[str, Any], name: str) -> str | None:
+    value = event.get(name)
+    if value is None or (type(value) is str and 0 < len(value) <= MAX_ID_CHARS):
+        return value
+    return _text(event, name, MAX_ID_CHARS)  # raises the precise reason
+
+
+def _uuid_bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise EventRejected("missing_field", "event_id", "event_id (a UUID) is required")
+    # The canonical 8-4-4-4-12 form is what clients send; uuid.UUID is the slow general path.
+    if len(value) == 36 and value[8] == value[13] == value[18] == value[23] == "-":
+        try:
+            return bytes.fromhex(value.replace("-", ""))
+        except ValueError:
+            pass
+    else:
+        try:
+            return uuid.UUID(value).bytes
+        except ValueError:
+            pass
+    raise EventRejected("bad_uuid", "event_id", "event_id must be a UUID")
+
+
+@lru_cache(maxsize=1024)
+def _primary_language(tag: str) -> str:
+    """``pt-BR`` -> ``pt``: the lake keeps the primary language subtag, lower case."""
+    if not _LANGUAGE.match(tag):
+        raise EventRejected(
+            "bad_language", "language", "language must be a BCP 47 tag such as es or pt-BR"
+        )
+    return re.split(r"[-_]", tag, maxsplit=1)[0].lower()
 
 
 def _millis(event: dict[str, Any], name: str, limit: int, *, required: bool) -> int | None:
@@ -346,13 +387,7 @@ def _normalise(raw: Any, ctx: _Context) -> dict[str, Any]:
         raise EventRejected(
             "unknown_field", name, f"{name} is not an event field (see docs/events.md)"
         )
-    raw_id = raw.get("event_id")
-    if not isinstance(raw_id, str):
-        raise EventRejected("missing_field", "event_id", "event_id (a UUID) is required")
-    try:
-        event_id = uuid.UUID(raw_id).bytes
-    except ValueError:
-        raise EventRejected("bad_uuid", "event_id", "event_id must be a UUID") from None
+    event_id = _uuid_bytes(raw.get("event_id"))
     event_type = raw.get("event_type")
     if event_type not in _EVENT_TYPES:
         raise EventRejected(
@@ -363,7 +398,7 @@ def _normalise(raw: Any, ctx: _Context) -> dict[str, Any]:
     if "ts" not in raw:
         raise EventRejected("missing_field", "ts", "ts (the client's event time) is required")
     ts = _timestamp(raw["ts"])
-    ids = {name: _text(raw, name, MAX_ID_CHARS) for name in _ID_FIELDS}
+    ids = {name: _id(raw, name) for name in _ID_FIELDS}
     if ids["user_id"] is None and ids["device_id"] is None:
         raise EventRejected(
             "missing_field", "user_id", "user_id or device_id is required (who did it)"
@@ -379,15 +414,13 @@ def _normalise(raw: Any, ctx: _Context) -> dict[str, Any]:
         region = region.upper()
         if region not in ctx.countries:
             raise EventRejected(
-                "unknown_region", "region", f"{region} is not an ISO 3166-1 alpha-2 country code"
+                "unknown_region",
+                "region",
+                f"region {region} is not an ISO 3166-1 alpha-2 country code",
             )
     language = _text(raw, "language", 35)
     if language is not None:
-        if not _LANGUAGE.match(language):
-            raise EventRejected(
-                "bad_language", "language", "language must be a BCP 47 tag such as es or pt-BR"
-            )
-        language = re.split(r"[-_]", language, maxsplit=1)[0].lower()
+        language = _primary_language(language)
     platform = _text(raw, "platform", 16)
     if platform is not None:
         platform = platform.lower()
@@ -448,8 +481,7 @@ def validate_batch(
         limits=limits,
     )
     batch = ValidatedBatch()
-    columns = batch.columns
-    seen: set[bytes] = set()
+    accepted: dict[bytes, dict[str, Any]] = {}
     per_actor: dict[str, int] = {}
     for index, raw in enumerate(items):
         try:
@@ -457,14 +489,14 @@ def validate_batch(
         except EventRejected as exc:
             batch.rejections.append(_rejection(index, raw, exc))
             continue
-        if event["event_id"] in seen:
+        if event["event_id"] in accepted:
             batch.duplicates += 1
             continue
-        seen.add(event["event_id"])
+        accepted[event["event_id"]] = event
         actor = event["user_id"] or event["device_id"]
         per_actor[actor] = per_actor.get(actor, 0) + 1
-        for name, value in event.items():
-            columns[name].append(value)
+    events = list(accepted.values())
+    columns = batch.columns = {name: [e[name] for e in events] for name in EVENT_COLUMNS}
     if per_actor:
         fast = rates.over_limit(per_actor, int(received_at.timestamp() // 60))
         if fast:
@@ -558,3 +590,116 @@ def decode_message(payload: dict[str, Any]) -> dict[str, list[Any]]:
         )
     columns["event_id"] = [bytes.fromhex(value) for value in columns["event_id"]]
     return columns
+
+
+# -- the documented contract -----------------------------------------------------------------
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one client event, as docs/events.md publishes it.
+
+    It states what the validator above enforces; cross-field rules (video_id for video events,
+    target_user_id for follows, props.query for searches, user_id or device_id) are ``if/then``
+    clauses. Region codes are checked against ISO 3166-1 by the collector, not by the schema.
+    """
+    text_id = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://vigil.example/schemas/event.json",
+        "title": "Vigil engagement event",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["event_id", "event_type", "ts"],
+        "properties": {
+            "event_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Made by the client once per event and kept across retries.",
+            },
+            "event_type": {"enum": list(EVENT_TYPES)},
+            "ts": {
+                "description": "When it happened on the device: ISO 8601 with a zone, or "
+                "milliseconds since 1970.",
+                "oneOf": [
+                    {"type": "string", "format": "date-time"},
+                    {"type": "integer", "minimum": _EPOCH_MS_MIN},
+                ],
+            },
+            "user_id": {**text_id, "description": "The signed-in account."},
+            "device_id": {**text_id, "description": "An anonymous viewer's install id."},
+            "session_id": text_id,
+            "video_id": text_id,
+            "target_user_id": {**text_id, "description": "The account followed or unfollowed."},
+            "region": {
+                "type": "string",
+                "pattern": "^[A-Za-z]{2}$",
+                "description": "ISO 3166-1 alpha-2 country of the viewer.",
+            },
+            "language": {
+                "type": "string",
+                "maxLength": 35,
+                "pattern": _LANGUAGE.pattern,
+                "description": "BCP 47 tag of the app's language; the lake keeps the primary "
+                "subtag.",
+            },
+            "platform": {
+                "type": "string",
+                "description": f"One of {', '.join(PLATFORMS)} (any case).",
+            },
+            "app_version": {"type": "string", "minLength": 1, "maxLength": MAX_APP_VERSION_CHARS},
+            "watched_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_WATCHED_MS,
+                "description": "watch: milliseconds watched in this span.",
+            },
+            "position_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_POSITION_MS,
+                "description": "Playback position at the end of the span.",
+            },
+            "props": {
+                "type": "object",
+                "maxProperties": 32,
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                "description": "Event-specific extras, at most VIGIL_EVENTS__MAX_PROPS_BYTES "
+                "(2,048) bytes as compact JSON.",
+            },
+        },
+        "anyOf": [{"required": ["user_id"]}, {"required": ["device_id"]}],
+        "allOf": [
+            {
+                "if": {
+                    "properties": {"event_type": {"enum": sorted(VIDEO_EVENT_TYPES)}},
+                },
+                "then": {"required": ["video_id"]},
+            },
+            {
+                "if": {"properties": {"event_type": {"enum": sorted(ACCOUNT_EVENT_TYPES)}}},
+                "then": {"required": ["target_user_id"]},
+            },
+            {
+                "if": {"properties": {"event_type": {"const": "watch"}}},
+                "then": {"required": ["watched_ms"]},
+            },
+            {
+                "if": {"properties": {"event_type": {"const": "search"}}},
+                "then": {
+                    "required": ["props"],
+                    "properties": {
+                        "props": {
+                            "required": ["query"],
+                            "properties": {
+                                "query": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_QUERY_CHARS,
+                                }
+                            },
+                        }
+                    },
+                },
+            },
+        ],
+    }

@@ -32,7 +32,8 @@ from analytics import EVENT_SCHEMA, Lake
 from core.bus import Message
 from core.bus.runner import Consumer
 from core.runtime import Services
-from core.settings import EventsSettings
+from core.settings import EventsSettings, Settings
+from core.storage import ObjectStore
 
 from . import metrics
 from .events import decode_message
@@ -192,7 +193,7 @@ class LakeSink:
         today = today or datetime.now(UTC).date()
         self.last_maintenance = time.monotonic()
         started = time.perf_counter()
-        compacted = self.lake.compact()
+        compacted = self.lake.compact(min_files=self.settings.compact_min_files)
         if compacted:
             metrics.LAKE_COMPACTION_SECONDS.observe(time.perf_counter() - started)
         dropped = self.lake.drop_before(today - timedelta(days=self.settings.retention_days))
@@ -210,14 +211,19 @@ class LakeSink:
         }
 
 
-def open_sink(services: Services) -> LakeSink:
-    settings = services.settings
-    lake = Lake(
-        services.store,
+def open_sink_lake(store: ObjectStore, settings: Settings) -> Lake:
+    """The lake on ``store`` with the writer's settings (grace period, compaction, cache)."""
+    return Lake(
+        store,
         cache_dir=settings.effective_lake_cache_dir,
         grace_seconds=settings.events.grace_seconds,
         compact_min_files=settings.events.compact_min_files,
     )
+
+
+def open_sink(services: Services) -> LakeSink:
+    settings = services.settings
+    lake = open_sink_lake(services.store, settings)
     return LakeSink(lake, state_dir=settings.effective_lake_state_dir, settings=settings.events)
 
 

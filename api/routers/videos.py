@@ -16,8 +16,8 @@ from api.deps import (
     RequireScope,
     ServicesDep,
     SettingsDep,
-    current_principal,
     requires,
+    resolve_principal,
 )
 from api.ranges import parse_range
 from core import auth
@@ -165,7 +165,7 @@ class PlaybackAccess(RequireScope):
             return ingest.playback.verify(secret=secret, video_id=video_id, token=token)
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         bearer = credentials.strip() if scheme.lower() == "bearer" else None
-        principal = current_principal(db, settings, bearer or None)
+        principal = resolve_principal(db, settings, bearer or None)
         principal.require(Scope.VIDEOS_READ)
         return _viewer_country(db, principal, request.query_params.get("country"))
 

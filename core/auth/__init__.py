@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import tokens
+from .cache import PrincipalCache
 from .errors import (
     ApiKeyNotFoundError,
     InvalidCredentialsError,
@@ -47,6 +48,7 @@ __all__ = [
     "MissingCredentialsError",
     "MissingScopeError",
     "Principal",
+    "PrincipalCache",
     "RefreshToken",
     "Role",
     "Scope",

@@ -76,9 +76,9 @@ class Running:
         raise AssertionError(f"not ready: {last and last.text}\n{''.join(self.output)}")
 
 
-def start_up(data_dir: Path, port: int) -> Running:
+def start_up(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> Running:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update({"COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    env.update({"COLUMNS": "200", "PYTHONUNBUFFERED": "1", **(extra_env or {})})
     process = subprocess.Popen(
         [sys.executable, "-m", "vigil", "up", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ import typer
 
 from core.settings import ConfigError
 
-from . import admin, bench, bus, demo, roles
+from . import admin, bench, bus, demo, events, roles
 
 app = typer.Typer(
     name="vigil",
@@ -27,6 +27,7 @@ app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(bus.app, name="bus")
+app.add_typer(events.app, name="events")
 app.add_typer(bench.app, name="bench")
 
 
