@@ -1,13 +1,36 @@
 """Engagement analytics: the event lake, its DuckDB query side, and the insight functions.
 
 Writers use ``Lake`` (append, compact, drop_before, vacuum); readers use ``Analytics``
-(``cursor()`` for the insight functions, ``sandbox_cursor()`` for analysts' own SQL).
+(``cursor()`` for the insight functions, ``sandbox_cursor()`` for analysts' own SQL with
+``run_readonly_sql``). Every insight function takes a cursor and ``Filters`` and returns a tidy
+polars frame.
 """
 
 from __future__ import annotations
 
-from .engine import Analytics, Metadata, load_metadata
+from .engine import Analytics, Metadata, load_metadata, open_analytics
+from .errors import QueryTimeoutError
 from .filters import DIMENSIONS, Filters
+from .insights import (
+    Overview,
+    TrendSeries,
+    creator_metrics,
+    funnel,
+    lifecycle,
+    overview,
+    parse_formula,
+    paths,
+    region_metrics,
+    retention,
+    retention_curve,
+    stickiness,
+    top_videos,
+    trend,
+    trend_formula,
+    trending,
+    trust_safety,
+    video_metrics,
+)
 from .lake import Lake, LakeStats, Manifest
 from .schema import (
     ACCOUNT_EVENT_TYPES,
@@ -18,6 +41,7 @@ from .schema import (
     VIDEO_EVENT_TYPES,
     EventType,
 )
+from .sql import run_readonly_sql
 
 __all__ = [
     "ACCOUNT_EVENT_TYPES",
@@ -34,5 +58,26 @@ __all__ = [
     "LakeStats",
     "Manifest",
     "Metadata",
+    "Overview",
+    "QueryTimeoutError",
+    "TrendSeries",
+    "creator_metrics",
+    "funnel",
+    "lifecycle",
     "load_metadata",
+    "open_analytics",
+    "overview",
+    "parse_formula",
+    "paths",
+    "region_metrics",
+    "retention",
+    "retention_curve",
+    "run_readonly_sql",
+    "stickiness",
+    "top_videos",
+    "trend",
+    "trend_formula",
+    "trending",
+    "trust_safety",
+    "video_metrics",
 ]

@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from .lake import EVENTS, ROLLUPS, Lake, Manifest, rollup_table
+from .lake import EVENTS, ROLLUPS, Lake, Manifest, rollup_table, utc_connection
 from .schema import EVENT_SCHEMA
 
 if TYPE_CHECKING:
@@ -96,12 +96,13 @@ class Analytics:
         self._load_metadata = metadata or Metadata.empty
         self._metadata_ttl = metadata_ttl_seconds
         self._manifest_check = manifest_check_seconds
-        config: dict[str, str | int] = {}
+        config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._db = duckdb.connect(config=config)
+        self._db.execute("SET TimeZone = 'UTC'")  # hours and dates are UTC's everywhere
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
         self._manifest_checked = 0.0
@@ -148,7 +149,7 @@ class Analytics:
         self.refresh()
         with self._lock:
             manifest = self._manifest or Manifest()
-            sandbox = duckdb.connect()
+            sandbox = utc_connection()
             sandbox.register("events_data", self._events_dataset(manifest))
             sandbox.execute(f"CREATE VIEW events AS {_EVENTS_SELECT} events_data")
             for name in ROLLUPS:
@@ -239,6 +240,17 @@ def _sql_list(paths: list[str]) -> str:
 
 def _sql_dates(days: list[date]) -> str:
     return "(" + ", ".join(f"DATE {_quote(d.isoformat())}" for d in days) + ")"
+
+
+def open_analytics(services: Services) -> Analytics:
+    """The query side of this process's lake (local files read in place, S3 through the cache)."""
+    settings = services.settings
+    lake = Lake(
+        services.store,
+        cache_dir=settings.effective_lake_cache_dir,
+        grace_seconds=settings.events.grace_seconds,
+    )
+    return Analytics(lake, metadata=lambda: load_metadata(services))
 
 
 def load_metadata(services: Services) -> Metadata:

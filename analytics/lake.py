@@ -176,6 +176,14 @@ class LakeStats:
         return self.event_bytes / self.events if self.events else 0.0
 
 
+def utc_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose session time zone is UTC: hours and dates are UTC's."""
+    con = duckdb.connect()
+    # Set after connecting: the time zone extension is loaded with the first connection.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def rollup_table(name: str) -> str:
     return f"rollup_{name}"
 
@@ -287,7 +295,7 @@ class Lake:
             return False
         batch = batch.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
         tag = manifest.version + 1
-        con = duckdb.connect()
+        con = utc_connection()
         try:
             con.register("incoming", batch)
             # One sort by day and time, then a slice per day: no scan per partition.
@@ -358,7 +366,7 @@ class Lake:
         manifest = self.manifest()
         wanted = sorted(set(days) if days is not None else manifest.dates())
         tag = manifest.version + 1
-        con = duckdb.connect()
+        con = utc_connection()
         try:
             for day in wanted:
                 self._recompute_day(con, manifest, day, tag)
@@ -399,7 +407,7 @@ class Lake:
         tag = manifest.version + 1
         candidates = sorted(set(days) if days is not None else manifest.dates())
         done: list[date] = []
-        con = duckdb.connect()
+        con = utc_connection()
         try:
             for day in candidates:
                 files = [f for f in manifest.files(EVENTS) if f.event_date == day]

@@ -163,7 +163,9 @@ def main() -> None:
         upgrade(url)
         db = Database(url)
         with db.session() as session:
-            _key, key = auth.create_api_key(session, name="bench", scopes=frozenset({Scope.EVENTS_WRITE}))
+            _key, key = auth.create_api_key(
+                session, name="bench", scopes=frozenset({Scope.EVENTS_WRITE})
+            )
         db.dispose()
         floor = floor_rate(bodies, args.events, Path(tmp))
 

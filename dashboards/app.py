@@ -7,6 +7,7 @@ through ``services()`` and the caller through ``principal()``.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import analytics
 from core.auth import Principal
 from core.errors import AuthenticationError, UnavailableError
 from core.runtime import Services
@@ -35,6 +37,8 @@ from .session import (
 
 _HERE = Path(__file__).resolve().parent
 _SERVICES_KEY = "vigil.get_services"
+_ANALYTICS_KEY = "vigil.analytics"
+_ANALYTICS_LOCK_KEY = "vigil.analytics_lock"
 
 #: Path prefixes the Dash app answers; everything else belongs to the API.
 DASH_PREFIXES = (
@@ -54,6 +58,19 @@ def services() -> Services:
     if opened is None:
         raise UnavailableError("Vigil is starting: the stores are not connected yet")
     return opened
+
+
+def analytics_engine() -> analytics.Analytics:
+    """The process's analytics engine (DuckDB over the lake), opened on first use per Dash app."""
+    config = flask.current_app.config
+    engine: analytics.Analytics | None = config.get(_ANALYTICS_KEY)
+    if engine is None:
+        with config[_ANALYTICS_LOCK_KEY]:
+            engine = config.get(_ANALYTICS_KEY)
+            if engine is None:
+                engine = analytics.open_analytics(services())
+                config[_ANALYTICS_KEY] = engine
+    return engine
 
 
 def principal() -> Principal:
@@ -93,6 +110,7 @@ def create_dash_app(get_services: ServicesGetter) -> dash.Dash:
         update_title=None,
     )
     app.server.config[_SERVICES_KEY] = get_services
+    app.server.config[_ANALYTICS_LOCK_KEY] = threading.Lock()
     app.layout = _shell
     return app
 

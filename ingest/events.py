@@ -224,33 +224,32 @@ class _Unreadable:
 
 
 class RateWatch:
-    """Events per actor in the current minute, across batches (per process).
+    """Events per actor per minute of event time, across batches (per process).
 
-    Counts restart each minute; at most ``capacity`` actors are tracked in one minute, so a
-    flood of distinct ids cannot grow memory without bound.
+    Rates are counted by the events' own timestamps, not by arrival, so an app uploading a
+    backlog after a day offline is not mistaken for a bot. At most ``capacity`` (actor, minute)
+    counters are kept; past that the memory starts over, so a flood of distinct ids cannot grow
+    it without bound (an actor over the rate is then flagged again within a minute).
     """
 
     def __init__(self, *, limit: int, capacity: int = 500_000) -> None:
         self.limit = limit
         self.capacity = capacity
-        self._minute = -1
-        self._counts: dict[str, int] = {}
+        self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
-    def over_limit(self, counts: dict[str, int], minute: int) -> set[str]:
-        """Add ``counts`` (actor -> events in this batch) for ``minute``; actors over the limit."""
-        over: set[str] = set()
+    def over_limit(self, counts: dict[tuple[str, int], int]) -> set[tuple[str, int]]:
+        """Add ``counts`` ((actor, minute) -> events in this batch); the pairs over the limit."""
+        over: set[tuple[str, int]] = set()
         with self._lock:
-            if minute != self._minute:
-                self._minute, self._counts = minute, {}
+            if len(self._counts) + len(counts) > self.capacity:
+                self._counts = {}
             tracked = self._counts
-            room = len(tracked) < self.capacity
-            for actor, count in counts.items():
-                total = tracked.get(actor, 0) + count
-                if room or actor in tracked:
-                    tracked[actor] = total
+            for pair, count in counts.items():
+                total = tracked.get(pair, 0) + count
+                tracked[pair] = total
                 if total > self.limit:
-                    over.add(actor)
+                    over.add(pair)
         return over
 
 
@@ -462,6 +461,10 @@ def _normalise(raw: Any, ctx: _Context) -> dict[str, Any]:
     }
 
 
+def _minute(ts: datetime) -> int:
+    return int(ts.timestamp()) // 60
+
+
 def validate_batch(
     items: list[Any],
     *,
@@ -482,7 +485,7 @@ def validate_batch(
     )
     batch = ValidatedBatch()
     accepted: dict[bytes, dict[str, Any]] = {}
-    per_actor: dict[str, int] = {}
+    per_minute: dict[tuple[str, int], int] = {}
     for index, raw in enumerate(items):
         try:
             event = _normalise(raw, ctx)
@@ -493,18 +496,17 @@ def validate_batch(
             batch.duplicates += 1
             continue
         accepted[event["event_id"]] = event
-        actor = event["user_id"] or event["device_id"]
-        per_actor[actor] = per_actor.get(actor, 0) + 1
+        pair = (event["user_id"] or event["device_id"], _minute(event["ts"]))
+        per_minute[pair] = per_minute.get(pair, 0) + 1
     events = list(accepted.values())
     columns = batch.columns = {name: [e[name] for e in events] for name in EVENT_COLUMNS}
-    if per_actor:
-        fast = rates.over_limit(per_actor, int(received_at.timestamp() // 60))
+    if per_minute:
+        fast = rates.over_limit(per_minute)
         if fast:
             flags, reasons = columns["is_bot"], columns["bot_reason"]
-            for row, (user, device) in enumerate(
-                zip(columns["user_id"], columns["device_id"], strict=True)
-            ):
-                if (user or device) in fast and not flags[row]:
+            for row, event in enumerate(events):
+                pair = (event["user_id"] or event["device_id"], _minute(event["ts"]))
+                if pair in fast and not flags[row]:
                     flags[row] = True
                     reasons[row] = "rate"
     batch.clamped = sum(columns["ts_clamped"])

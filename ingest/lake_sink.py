@@ -17,9 +17,11 @@ pruning of the dedupe index. One sink per lake (the ``lake`` consumer group, one
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +33,7 @@ import pyarrow as pa
 from analytics import EVENT_SCHEMA, Lake
 from core.bus import Message
 from core.bus.runner import Consumer
+from core.errors import UnavailableError
 from core.runtime import Services
 from core.settings import EventsSettings, Settings
 from core.storage import ObjectStore
@@ -79,6 +82,10 @@ def _from_ipc(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(data).read_all()
 
 
+class SinkBusyError(UnavailableError):
+    code = "lake_sink_busy"
+
+
 @dataclass(frozen=True)
 class StageResult:
     staged: int
@@ -92,6 +99,16 @@ class LakeSink:
         self.lake = lake
         self.settings = settings
         state_dir.mkdir(parents=True, exist_ok=True)
+        # The lake has one writer: a second sink on the same state refuses to start.
+        self._lock = (state_dir / "sink.lock").open("a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise SinkBusyError(
+                f"another lake sink holds {state_dir / 'sink.lock'}; the lake has one writer",
+                details={"state_dir": str(state_dir)},
+            ) from None
         self._db = sqlite3.connect(state_dir / "sink.db", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged bus message must not vanish with a power cut either.
@@ -111,6 +128,7 @@ class LakeSink:
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()  # releases the flock
 
     # -- staging ------------------------------------------------------------------------
 
@@ -181,10 +199,11 @@ class LakeSink:
         applied = self.lake.append(table, sequence=self._base + last_id)
         metrics.LAKE_FLUSH_SECONDS.observe(time.perf_counter() - started)
         self._db.execute("DELETE FROM staged WHERE id <= ?", (last_id,))
+        flushed = int(table.num_rows)
         if applied:
-            metrics.LAKE_EVENTS.inc(table.num_rows)
-        log.info("lake flush: %d events (sequence %d)", table.num_rows, self._base + last_id)
-        return table.num_rows
+            metrics.LAKE_EVENTS.inc(flushed)
+        log.info("lake flush: %d events (sequence %d)", flushed, self._base + last_id)
+        return flushed
 
     # -- maintenance --------------------------------------------------------------------
 
@@ -228,37 +247,33 @@ def open_sink(services: Services) -> LakeSink:
 
 
 def lake_consumers(services: Services) -> list[Consumer]:
-    """The lake sink on ``events.accepted``: stage per message, flush and maintain on a clock."""
+    """The lake sink on ``events.accepted``: stage per message, flush and maintain on a clock.
+
+    Returns no consumer (and says why) when another process already runs the sink.
+    """
     # One thread owns the sink's SQLite connection and the lake writes, in order.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-sink")
-    sink: LakeSink | None = None
-    opening = asyncio.Lock()
+    try:
+        sink = executor.submit(open_sink, services).result()
+    except SinkBusyError as exc:
+        log.warning("not running the lake sink here: %s", exc.message)
+        executor.shutdown()
+        return []
 
-    async def on_thread(work: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(
-            executor, lambda: work(*args, **kwargs)
-        )
-
-    async def ensure() -> LakeSink:
-        nonlocal sink
-        async with opening:
-            if sink is None:
-                sink = await on_thread(open_sink, services)
-        return sink
+    async def on_thread(work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(executor, work, *args)
 
     async def handle(message: Message) -> None:
-        opened = await ensure()
         columns = decode_message(message.payload)
-        result: StageResult = await on_thread(opened.stage, columns)
+        result = await on_thread(sink.stage, columns)
         metrics.LAKE_DUPLICATES.inc(result.duplicates)
 
-    async def tick() -> None:
-        opened = await ensure()
-        if await on_thread(opened.due):
-            await on_thread(opened.flush)
-        waited = time.monotonic() - opened.last_maintenance
-        if waited >= opened.settings.compact_interval_seconds:
-            done = await on_thread(opened.maintain)
+    async def tick(final: bool) -> None:
+        if final or await on_thread(sink.due):
+            await on_thread(sink.flush)
+        waited = time.monotonic() - sink.last_maintenance
+        if waited >= sink.settings.compact_interval_seconds:
+            done = await on_thread(sink.maintain)
             if any(done.values()):
                 log.info("lake maintenance: %s", done)
 

@@ -28,16 +28,17 @@ LAG_SAMPLE_SECONDS = 5.0
 class Consumer:
     """One consumer: ``handler`` receives ``topic``'s messages as a member of ``group``.
 
-    ``tick``, when given, runs beside the consumer every ``tick_seconds`` and once more when
-    the consumer stops: work a handler cannot trigger itself, such as flushing what it staged
-    when no more messages come. A tick that raises is logged; the next one runs on time.
+    ``tick``, when given, runs beside the consumer every ``tick_seconds`` with ``final=False``,
+    and once more with ``final=True`` when the consumer stops: work a handler cannot trigger
+    itself, such as flushing what it staged when no more messages come. A tick that raises is
+    logged; the next one runs on time.
     """
 
     topic: str
     group: str
     handler: Handler
     name: str
-    tick: Callable[[], Awaitable[None]] | None = None
+    tick: Callable[[bool], Awaitable[None]] | None = None
     tick_seconds: float = 1.0
 
 
@@ -99,7 +100,7 @@ async def _tick_forever(consumer: Consumer, stop: asyncio.Event) -> None:
     while True:
         stopping = stop.is_set()
         try:
-            await consumer.tick()
+            await consumer.tick(stopping)
         except Exception:
             log.exception(
                 "the periodic work of %s failed; next run in %.0f s",

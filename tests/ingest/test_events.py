@@ -150,17 +150,27 @@ def test_bot_user_agents_are_flagged_not_dropped() -> None:
 def test_an_actor_over_the_rate_is_flagged_across_batches() -> None:
     rates = RateWatch(limit=5)
     kwargs = {"received_at": NOW, "user_agent": "VigilApp", "limits": LIMITS, "rates": rates}
-    first = validate_batch([event(user_id="fast") for _ in range(4)], **kwargs)
+    minute = "2026-11-21T11:58:{:02d}Z"
+    first = validate_batch([event(user_id="fast", ts=minute.format(n)) for n in range(4)], **kwargs)
     assert first.bots == 0
     second = validate_batch(
-        [event(user_id="fast") for _ in range(3)] + [event(user_id="calm")], **kwargs
+        [event(user_id="fast", ts=minute.format(10 + n)) for n in range(3)]
+        + [event(user_id="calm", ts=minute.format(10))],
+        **kwargs,
     )
     assert second.columns["is_bot"] == [True, True, True, False]
     assert second.columns["bot_reason"][:3] == ["rate"] * 3
-    next_minute = validate_batch(
-        [event(user_id="fast")], **{**kwargs, "received_at": NOW + timedelta(minutes=1)}
-    )
-    assert next_minute.bots == 0, "counts restart each minute"
+    next_minute = validate_batch([event(user_id="fast", ts="2026-11-21T11:59:01Z")], **kwargs)
+    assert next_minute.bots == 0, "counts are per minute of event time"
+
+
+def test_a_backlog_spread_over_hours_is_not_a_bot() -> None:
+    # An app that was offline uploads 3 hours of one viewer's events at once.
+    backlog = [
+        event(user_id="offline", ts=(NOW - timedelta(minutes=180 - n)).isoformat())
+        for n in range(180)
+    ]
+    assert validate(backlog, limit=5).bots == 0
 
 
 def test_repeats_of_an_event_id_inside_a_batch_count_once() -> None:

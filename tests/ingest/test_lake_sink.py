@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,20 @@ def lake(tmp_path: Path) -> Lake:
     return Lake(LocalObjectStore(tmp_path / "objects"), grace_seconds=0)
 
 
+_OPEN: list[LakeSink] = []
+
+
 def sink_for(lake: Lake, state: Path, **settings: Any) -> LakeSink:
-    return LakeSink(lake, state_dir=state, settings=EventsSettings(**settings))
+    sink = LakeSink(lake, state_dir=state, settings=EventsSettings(**settings))
+    _OPEN.append(sink)
+    return sink
+
+
+@pytest.fixture(autouse=True)
+def _close_sinks() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def test_redelivered_and_overlapping_messages_stage_each_event_once(
@@ -94,6 +107,7 @@ def test_a_crash_after_the_lake_commit_does_not_write_twice(lake: Lake, tmp_path
     # Put the staged row back, as if the process died before unstaging it.
     sink._db.executemany("INSERT INTO staged (id, events, data) VALUES (?, 20, ?)", staged)
     sink.close()
+    _OPEN.remove(sink)
     restarted = sink_for(lake, tmp_path / "state")
     assert restarted.staged_events() == 20
     restarted.flush()
@@ -159,3 +173,14 @@ def test_maintenance_compacts_drops_old_days_and_forgets_old_ids(
     assert set(EVENT_COLUMNS) <= set(
         duckdb.read_parquet(str(lake.local_path(manifest.files("events")[0].key))).columns
     )
+
+
+def test_a_second_sink_on_the_same_state_refuses_to_start(lake: Lake, tmp_path: Path) -> None:
+    from ingest.lake_sink import SinkBusyError
+
+    first = sink_for(lake, tmp_path / "state")
+    with pytest.raises(SinkBusyError, match="one writer"):
+        sink_for(lake, tmp_path / "state")
+    first.close()
+    _OPEN.remove(first)
+    sink_for(lake, tmp_path / "state")

@@ -22,6 +22,9 @@ console = Console()
 
 #: Clips the demo makes and uploads by default.
 DEMO_VIDEOS = 8
+#: Engagement events the demo sends through the collector by default, over DEMO_DAYS days.
+DEMO_EVENTS = 200_000
+DEMO_DAYS = 28
 
 
 def _non_staff_accounts() -> int:
@@ -44,9 +47,18 @@ def _progress() -> Progress:
     )
 
 
-def load_demo(settings: Settings, *, seed: int, users: int, videos: int = 0) -> list[str]:
-    """Run every demo step in one transaction, then upload ``videos`` clips through the API and
-    the media pipeline; returns the steps' summaries."""
+def load_demo(
+    settings: Settings,
+    *,
+    seed: int,
+    users: int,
+    videos: int = 0,
+    events: int = 0,
+    days: int = DEMO_DAYS,
+) -> list[str]:
+    """Run every demo step in one transaction, upload ``videos`` clips through the API and the
+    media pipeline, then send ``events`` engagement events over the last ``days`` days through
+    the collector; returns the steps' summaries."""
     summaries: list[str] = []
     with (
         operator_session() as session,
@@ -69,16 +81,34 @@ def load_demo(settings: Settings, *, seed: int, users: int, videos: int = 0) -> 
                 progress=lambda n: progress.advance(task, n),
             )
         summaries.append(f"videos: {summary}")
+    if events:
+        from vigil.demo_events import post_demo_events
+
+        with _progress() as progress:
+            task = progress.add_task("events (collector+lake)", total=events)
+            summary = post_demo_events(
+                settings,
+                events=events,
+                days=days,
+                seed=seed,
+                progress=lambda n: progress.advance(task, n),
+            )
+        summaries.append(f"events: {summary}")
     return summaries
 
 
 def seed_if_empty(
-    settings: Settings, *, seed: int = 7, users: int = 2000, videos: int = DEMO_VIDEOS
+    settings: Settings,
+    *,
+    seed: int = 7,
+    users: int = 2000,
+    videos: int = DEMO_VIDEOS,
+    events: int = DEMO_EVENTS,
 ) -> None:
     if _non_staff_accounts():
         console.print("demo data already loaded; skipping")
         return
-    for line in load_demo(settings, seed=seed, users=users, videos=videos):
+    for line in load_demo(settings, seed=seed, users=users, videos=videos, events=events):
         console.print(f"  {line}")
 
 
@@ -92,6 +122,15 @@ def demo(
         int,
         typer.Option(min=0, max=200, help="Clips to make with ffmpeg and upload through the API."),
     ] = DEMO_VIDEOS,
+    events: Annotated[
+        int,
+        typer.Option(
+            min=0, max=20_000_000, help="Engagement events to send through the collector."
+        ),
+    ] = DEMO_EVENTS,
+    days: Annotated[int, typer.Option(min=1, max=30, help="Days of history the events cover.")] = (
+        DEMO_DAYS
+    ),
 ) -> None:
     """Load the demo data set into an empty database."""
     if data_dir is not None:
@@ -105,7 +144,7 @@ def demo(
             "empty one (use --data-dir with a new directory, or a new VIGIL_DATABASE_URL)"
         )
     try:
-        lines = load_demo(settings, seed=seed, users=users, videos=videos)
+        lines = load_demo(settings, seed=seed, users=users, videos=videos, events=events, days=days)
     except RuntimeError as exc:
         fail(str(exc))
     for line in lines:
