@@ -38,6 +38,7 @@ from .schema import (
     EVENT_SCHEMA,
     EVENT_TYPES,
     PLATFORMS,
+    UTC_MICROS,
     VIDEO_EVENT_TYPES,
     EventType,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "EVENT_SCHEMA",
     "EVENT_TYPES",
     "PLATFORMS",
+    "UTC_MICROS",
     "VIDEO_EVENT_TYPES",
     "Analytics",
     "EventType",

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from analytics import EVENT_SCHEMA, Lake
+from analytics import Lake
 from core.bus import Message
 from core.bus.runner import Consumer
 from core.errors import UnavailableError
@@ -62,13 +62,6 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 #: SQLite's limit on bound parameters is far above this; chunks keep statements cacheable.
 _LOOKUP_CHUNK = 500
-
-
-def table_from_columns(columns: dict[str, list[Any]]) -> pa.Table:
-    """An EVENT_SCHEMA table from decoded message columns (times as epoch microseconds)."""
-    return pa.Table.from_arrays(
-        [pa.array(columns[f.name], type=f.type) for f in EVENT_SCHEMA], schema=EVENT_SCHEMA
-    )
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -132,12 +125,12 @@ class LakeSink:
 
     # -- staging ------------------------------------------------------------------------
 
-    def stage(self, columns: dict[str, list[Any]], *, today: date | None = None) -> StageResult:
-        """Stage the events of ``columns`` not seen before; returns how many, and the repeats.
+    def stage(self, events: pa.Table, *, today: date | None = None) -> StageResult:
+        """Stage the events not seen before; returns how many, and the repeats.
 
         Flushes once ``flush_events`` are staged.
         """
-        ids: list[bytes] = columns["event_id"]
+        ids: list[bytes] = events.column("event_id").to_pylist()
         day = (today or datetime.now(UTC).date()).toordinal()
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -153,14 +146,16 @@ class LakeSink:
                         chunk,
                     )
                 )
-            keep = [i for i, event_id in enumerate(ids) if event_id not in known]
+            keep: list[int] = []
+            for index, event_id in enumerate(ids):
+                if event_id not in known:
+                    known.add(event_id)  # a repeat inside the message counts once too
+                    keep.append(index)
             if keep:
-                if len(keep) < len(ids):
-                    columns = {name: [values[i] for i in keep] for name, values in columns.items()}
-                table = table_from_columns(columns)
+                table = events if len(keep) == len(ids) else events.take(keep)
                 db.executemany(
                     "INSERT OR IGNORE INTO seen (event_id, day) VALUES (?, ?)",
-                    ((event_id, day) for event_id in columns["event_id"]),
+                    ((ids[i], day) for i in keep),
                 )
                 db.execute(
                     "INSERT INTO staged (events, data) VALUES (?, ?)", (len(keep), _ipc(table))
@@ -264,8 +259,8 @@ def lake_consumers(services: Services) -> list[Consumer]:
         return await asyncio.get_running_loop().run_in_executor(executor, work, *args)
 
     async def handle(message: Message) -> None:
-        columns = decode_message(message.payload)
-        result = await on_thread(sink.stage, columns)
+        events = decode_message(message.payload)
+        result = await on_thread(sink.stage, events)
         metrics.LAKE_DUPLICATES.inc(result.duplicates)
 
     async def tick(final: bool) -> None:

@@ -180,31 +180,71 @@ def test_repeats_of_an_event_id_inside_a_batch_count_once() -> None:
     assert batch.duplicates == 1
 
 
-def test_json_ndjson_and_gzip_bodies() -> None:
-    items = [event(), event()]
-    as_json = read_batch(
-        orjson.dumps(items), content_type="application/json", content_encoding=None, limits=LIMITS
-    )
-    wrapped = read_batch(
-        orjson.dumps({"events": items}),
-        content_type="application/json; charset=utf-8",
+def test_json_ndjson_and_gzip_bodies_give_the_same_events() -> None:
+    items = [event(), event(event_type="watch", watched_ms=1500, props={"from": "feed"})]
+
+    def read(body: bytes, content_type: str, encoding: str | None = None) -> list[Any]:
+        return read_batch(body, content_type=content_type, content_encoding=encoding, limits=LIMITS)
+
+    as_json = validate(read(orjson.dumps(items), "application/json"))
+    wrapped = validate(read(orjson.dumps({"events": items}), "application/json; charset=utf-8"))
+    lines = b"\n".join(orjson.dumps(i) for i in items) + b"\n{broken\n\n"
+    as_ndjson = validate(read(gzip.compress(lines), "application/x-ndjson", "gzip"))
+    assert as_json.columns == wrapped.columns
+    assert {k: v for k, v in as_ndjson.columns.items()} == as_json.columns
+    assert as_ndjson.accepted == 2
+    assert (as_ndjson.rejections[0].index, as_ndjson.rejections[0].reason) == (2, "not_json")
+    assert "line 3" in as_ndjson.rejections[0].message
+
+
+def test_a_clean_array_takes_the_fast_path_with_the_slow_paths_verdicts() -> None:
+    from ingest.events import _TypedEvent
+
+    cases = [
+        event(),
+        event(ts=int((NOW - timedelta(minutes=3)).timestamp() * 1000)),
+        event(ts=(NOW + timedelta(days=1)).isoformat()),  # clamped
+        event(user_id=None, device_id="d9", region="jp", language="ja-JP", platform="IOS"),
+        event(event_type="search", video_id=None, props={"query": "cats", "page": 2}),
+        event(event_type="follow", target_user_id="c1"),
+        # Well-formed but wrong on meaning: both paths reject them the same way.
+        event(region="XX"),
+        event(video_id=None),
+        event(event_type="watch"),
+        event(event_type="search", video_id=None, props={"query": ""}),
+        event(language="???"),
+        event(platform="fridge"),
+        event(props={f"k{n}": n for n in range(40)}),
+    ]
+    body = orjson.dumps(cases)
+    fast_items = read_batch(body, content_type=None, content_encoding=None, limits=LIMITS)
+    assert all(type(item) is _TypedEvent for item in fast_items)
+    fast = validate(fast_items)
+    slow = validate(orjson.loads(body))
+    assert fast.columns == slow.columns
+    assert [(r.index, r.reason, r.field) for r in fast.rejections] == [
+        (r.index, r.reason, r.field) for r in slow.rejections
+    ]
+    assert [r.index for r in fast.rejections] == list(range(6, 13))
+    # One malformed item sends the whole batch down the slow path, item by item.
+    mixed = read_batch(
+        orjson.dumps([*cases[:3], {"event_id": 5}]),
+        content_type=None,
         content_encoding=None,
         limits=LIMITS,
     )
-    lines = b"\n".join(orjson.dumps(i) for i in items) + b"\n{broken\n\n"
-    as_ndjson = read_batch(
-        gzip.compress(lines),
-        content_type="application/x-ndjson",
-        content_encoding="gzip",
-        limits=LIMITS,
-    )
-    assert as_json == wrapped == items
-    assert as_ndjson[:2] == items
-    assert len(as_ndjson) == 3
-    batch = validate(as_ndjson)
-    assert batch.accepted == 2
-    assert (batch.rejections[0].index, batch.rejections[0].reason) == (2, "not_json")
-    assert "line 3" in batch.rejections[0].message
+    assert not any(type(item) is _TypedEvent for item in mixed)
+    assert validate(mixed).accepted == 3
+
+
+def test_the_fast_path_knows_every_event_type() -> None:
+    import typing
+
+    from analytics import EVENT_TYPES
+    from ingest.events import _TypedEvent
+
+    hints = typing.get_type_hints(_TypedEvent)
+    assert typing.get_args(hints["event_type"]) == EVENT_TYPES
 
 
 def test_whole_batch_refusals_name_the_limit() -> None:
@@ -235,17 +275,22 @@ def test_whole_batch_refusals_name_the_limit() -> None:
 
 
 def test_bus_messages_round_trip_and_split_big_batches() -> None:
-    items = [event(event_type="watch", watched_ms=n, position_ms=n) for n in range(600)]
+    items = [
+        event(event_type="watch", watched_ms=n, position_ms=n, props={"pad": "x" * 2000})
+        for n in range(600)
+    ]
     batch = validate(items)
     messages = encode_messages(batch, batch_id="b1")
-    assert [len(m["columns"]["event_id"]) for m in messages] == [250, 250, 100]
-    assert all(len(orjson.dumps(m)) < 1024 * 1024 for m in messages)
-    decoded = [decode_message(orjson.loads(orjson.dumps(m))) for m in messages]
-    ids = [i for d in decoded for i in d["event_id"]]
-    assert ids == batch.columns["event_id"]
-    assert decoded[0]["ts"][0] == int(batch.columns["ts"][0].timestamp() * 1_000_000)
+    assert [m["events"] for m in messages] == [250, 250, 100]
+    assert all(len(orjson.dumps(m)) < 1024 * 1024 for m in messages), "under the bus's limit"
+    tables = [decode_message(orjson.loads(orjson.dumps(m))) for m in messages]
+    assert [i for t in tables for i in t.column("event_id").to_pylist()] == batch.columns[
+        "event_id"
+    ]
+    assert tables[0].column("ts")[0].as_py() == batch.columns["ts"][0]
+    assert tables[2].column("props")[0].as_py() == batch.columns["props"][500]
     with pytest.raises(InvalidInputError):
-        decode_message({"format": 99, "columns": {}})
+        decode_message({"format": 1, "columns": {}})
 
 
 def test_the_published_json_schema_is_the_one_the_code_makes() -> None:
