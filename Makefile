@@ -58,7 +58,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 # Every benchmark, or one: `make bench ARGS=transcode` (figures go to docs/benchmarks.md).
-BENCHES ?= bus transcode upload
+BENCHES ?= bus transcode upload collector analytics
 bench: setup media-deps
 	@for name in $(if $(ARGS),$(ARGS),$(BENCHES)); do $(PY) -m bench.$$name || exit 1; done
 

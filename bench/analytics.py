@@ -1,7 +1,8 @@
 """Analytics benchmark: Vigil's insight queries (DuckDB over the lake) against pandas.
 
-    .venv/bin/python -m bench.analytics --events 1000000 [--events 10000000 ...] --dir PATH
+    .venv/bin/python -m bench.analytics --events 1000000 [--events 10000000 ...] [--dir PATH]
                                         [--days 28] [--runs 5] [--pandas-runs 1] [--no-pandas]
+                                        [--flushes 100]
 
 Per ``--events`` N: builds (or reuses, when PATH/lake-N was built with the same options) a lake
 of N synthetic events (``analytics.synthetic``: no duplicates, 5 bots marked as the collector
@@ -12,6 +13,9 @@ through ``Analytics.cursor()`` and the insight functions, warm, the median of ``
   videos, top regions) over the second half of the range;
 - a funnel view_start -> watch -> like -> share within one hour, over the whole range;
 - weekly retention, four periods, over the whole range.
+
+Each of the overview's four charts is also timed on its own (DuckDB only). Then, per size, one
+day's events are written as ``--flushes`` sink flushes and compacted, to time compaction.
 
 In the same run pandas 3 (pyarrow engine) computes the same answers from the same live Parquet
 files, reading only the columns it needs (ids as categoricals), and the table gives the
@@ -436,7 +440,9 @@ def bench_size(args: argparse.Namespace, events: int) -> tuple[list[Row], BuiltL
         console.print(f"  analytics.insights is missing ({missing}); DuckDB timings skipped")
         funnel = overview = retention = None  # type: ignore[assignment]
 
-    scenarios: list[tuple[str, Callable[[], Any] | None, Callable[[], Any], Callable]] = []
+    scenarios: list[
+        tuple[str, Callable[[], Any] | None, Callable[[], Any] | None, Callable | None]
+    ] = []
     if overview is not None:
         cursor = analytics.cursor()
         scenarios = [
@@ -461,12 +467,23 @@ def bench_size(args: argparse.Namespace, events: int) -> tuple[list[Row], BuiltL
                 agree_retention,
             ),
         ]
+        # Each chart of the overview on its own (DuckDB only; the pandas check is per page).
+        from analytics.insights import region_metrics, top_videos
+        from analytics.insights.overview import _daily, _kpis
+
+        for chart, work in (
+            ("KPIs vs previous period", lambda: _kpis(cursor, recent)),
+            ("daily series", lambda: _daily(cursor, recent)),
+            ("top videos", lambda: top_videos(cursor, recent, limit=10)),
+            ("top regions", lambda: region_metrics(cursor, recent)),
+        ):
+            scenarios.append((f"  overview chart: {chart}", work, None, None))
     rows = []
     for name, duck_work, pandas_work, compare in scenarios:
         assert duck_work is not None
         duck_ms, duck_answer = timed(duck_work, args.runs, warm=True)
         row = Row(events, name, duckdb_ms=duck_ms)
-        if not args.no_pandas:
+        if not args.no_pandas and pandas_work is not None and compare is not None:
             pandas_ms, pandas_answer = timed(pandas_work, args.pandas_runs, warm=False)
             row.pandas_ms = pandas_ms
             row.agree = compare(duck_answer, pandas_answer)
@@ -477,6 +494,34 @@ def bench_size(args: argparse.Namespace, events: int) -> tuple[list[Row], BuiltL
         rows.append(row)
     analytics.close()
     return rows, built
+
+
+def bench_compaction(root: Path, *, events: int, days: int, seed: int, flushes: int) -> str:
+    """Compact one day of a lake of ``events`` written as ``flushes`` sink flushes."""
+    day_events = events // days
+    users, videos = catalog_size(events=events, days=days)
+    catalog = synthetic_catalog(users=users, videos=videos, start=START, days=1, seed=seed)
+    shutil.rmtree(root, ignore_errors=True)
+    lake = Lake(LocalObjectStore(root), compact_min_files=2)
+    tables = generate_events(
+        catalog, events=day_events, start=START, days=1, seed=seed, duplicates=0.0
+    )
+    day = pa.concat_tables(list(tables))
+    per_flush = -(-day.num_rows // flushes)
+    for sequence, start in enumerate(range(0, day.num_rows, per_flush), start=1):
+        lake.append(day.slice(start, per_flush), sequence=sequence)
+    before = lake.stats()
+    started = time.perf_counter()
+    lake.compact(force=True)
+    seconds = time.perf_counter() - started
+    after = lake.stats()
+    shutil.rmtree(root, ignore_errors=True)
+    return (
+        f"Compaction of one day ({before.events:,} events, the day of a {events:,}-event lake): "
+        f"{before.event_files} flush files ({before.bytes_per_event:.1f} bytes/event) -> "
+        f"{after.event_files} file ({after.bytes_per_event:.1f} bytes/event) in "
+        f"{seconds:.2f} s ({before.events / seconds:,.0f} events/s), rollups recomputed"
+    )
 
 
 def machine() -> str:
@@ -540,12 +585,20 @@ def cli() -> None:
         prog="python -m bench.analytics", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--events", type=int, action="append", help="lake size; repeatable")
-    parser.add_argument("--dir", type=Path, required=True, help="where the lakes are built")
+    parser.add_argument(
+        "--dir", type=Path, default=Path("var/bench-lakes"), help="where the lakes are built"
+    )
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5, help="timed DuckDB runs (median)")
     parser.add_argument("--pandas-runs", type=int, default=1, help="timed pandas runs (median)")
     parser.add_argument("--no-pandas", action="store_true", help="DuckDB timings only")
+    parser.add_argument(
+        "--flushes",
+        type=int,
+        default=100,
+        help="sink flushes one day is written as, for the compaction figure (0: skip it)",
+    )
     args = parser.parse_args()
     args.dir = args.dir.resolve()
     rows: list[Row] = []
@@ -554,6 +607,17 @@ def cli() -> None:
         size_rows, lakes[events] = bench_size(args, events)
         rows += size_rows
     report(rows, lakes, sys.argv[1:])
+    if args.flushes:
+        for events in args.events or [1_000_000]:
+            print(
+                bench_compaction(
+                    args.dir / "compaction",
+                    events=events,
+                    days=args.days,
+                    seed=args.seed,
+                    flushes=args.flushes,
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from core.settings import known_env_names, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-VIGIL_ROLES = ("migrate", "api", "worker")
-LONG_RUNNING_ROLES = ("api", "worker")
+VIGIL_ROLES = ("migrate", "api", "worker", "lake-sink")
+LONG_RUNNING_ROLES = ("api", "worker", "lake-sink")
 INFRASTRUCTURE = ("postgres", "nats", "minio")
 ONE_SHOTS = {"createbucket", "migrate"}
 _VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?|-|\?)(?P<arg>[^}]*))?\}")
@@ -196,8 +196,13 @@ def test_one_image_runs_every_vigil_role(compose: dict[str, Any]) -> None:
     for role in VIGIL_ROLES:
         assert services[role]["build"]["context"] == "."
     assert services["api"]["command"] == ["api"]
-    assert services["worker"]["command"] == ["worker"]
+    assert services["worker"]["command"] == ["worker", "--only", "media"]
     assert services["worker"]["deploy"]["replicas"] == 2
+    # The lake has one writer, whose local state survives restarts.
+    assert services["lake-sink"]["command"] == ["worker", "--only", "lake"]
+    assert services["lake-sink"]["deploy"]["replicas"] == 1
+    state = effective_environment(services["lake-sink"])["VIGIL_EVENTS__STATE_DIR"]
+    assert any(v.endswith(":" + state.rsplit("/", 1)[0]) for v in services["lake-sink"]["volumes"])
 
 
 # Settings
@@ -281,7 +286,7 @@ def test_prometheus_scrapes_the_api_and_every_worker(compose: dict[str, Any]) ->
 
     assert jobs["vigil-api"]["static_configs"][0]["targets"] == ["api:8000"]
     discovery = jobs["vigil-worker"]["dns_sd_configs"][0]
-    assert (discovery["names"], discovery["port"]) == (["worker"], worker_port)
+    assert (discovery["names"], discovery["port"]) == (["worker", "lake-sink"], worker_port)
 
 
 # The image
