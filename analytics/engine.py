@@ -4,7 +4,8 @@
 depend on nothing else):
 
 - ``events``: the lake's event files (a view over the live Parquet files, Hive ``event_date``),
-  plus ``actor_id`` = the user id, or the device id of an anonymous viewer;
+  plus ``actor_id`` = the user id, or the device id of an anonymous viewer, and the stored
+  ``actor_key``, a 64-bit key of the actor that counts and joins fast;
 - ``rollup_hourly``, ``rollup_video_daily``, ``rollup_actor_daily``: the rollups, held in memory
   and refreshed day by day as the manifest changes, so overview charts never scan raw events;
 - ``videos`` and ``users``: metadata from the database, reloaded after ``metadata_ttl_seconds``.
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .lake import EVENTS, ROLLUPS, Lake, Manifest, rollup_table, utc_connection
-from .schema import EVENT_SCHEMA
+from .schema import LAKE_SCHEMA
 
 if TYPE_CHECKING:
     from core.runtime import Services
@@ -168,7 +169,7 @@ class Analytics:
     # -- internals --------------------------------------------------------------------------
 
     def _create_empty(self) -> None:
-        self._db.register("_empty_events", EVENT_SCHEMA.empty_table())
+        self._db.register("_empty_events", LAKE_SCHEMA.empty_table())
         self._db.execute(_EMPTY_EVENTS_VIEW)
         for name, (sql, _keys, _measures) in ROLLUPS.items():
             self._db.execute(
@@ -186,7 +187,7 @@ class Analytics:
         return [str(self.lake.local_path(f.key)) for f in manifest.files(EVENTS)]
 
     def _events_dataset(self, manifest: Manifest) -> ds.Dataset:
-        schema = EVENT_SCHEMA.append(pa.field("event_date", pa.date32()))
+        schema = LAKE_SCHEMA.append(pa.field("event_date", pa.date32()))
         return ds.dataset(
             self._event_paths(manifest),
             schema=schema,

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from core.storage import LocalObjectStore, ObjectNotFoundError, ObjectStore
 
-from .schema import EVENT_SCHEMA
+from .schema import ACTOR_KEY_SQL, EVENT_SCHEMA, LAKE_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ PREFIX = "lake"
 MANIFEST_KEY = f"{PREFIX}/_manifest.json"
 EVENTS = "events"
 
-#: Rollup name -> (SQL over a relation ``fresh`` of events with event_date and actor_id,
+#: Rollup name -> (SQL over a relation ``fresh`` of lake rows with event_date and actor_id,
 #: the columns that identify a row, the additive measure columns).
 ROLLUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "hourly": (
@@ -80,11 +80,11 @@ ROLLUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "actor_daily": (
         """
-        SELECT event_date, actor_id, region, platform, language,
+        SELECT event_date, actor_key, region, platform, language,
                count(*)::BIGINT AS events, coalesce(sum(watched_ms), 0)::BIGINT AS watched_ms
-        FROM fresh WHERE NOT is_bot AND actor_id IS NOT NULL GROUP BY ALL
+        FROM fresh WHERE NOT is_bot GROUP BY ALL
         """,
-        ("event_date", "actor_id", "region", "platform", "language"),
+        ("event_date", "actor_key", "region", "platform", "language"),
         ("events", "watched_ms"),
     ),
 }
@@ -300,7 +300,8 @@ class Lake:
             con.register("incoming", batch)
             # One sort by day and time, then a slice per day: no scan per partition.
             ordered = con.sql(
-                "SELECT *, CAST(timezone('UTC', ts) AS DATE) AS event_date FROM incoming "
+                f"SELECT *, {ACTOR_KEY_SQL} AS actor_key, "
+                "CAST(timezone('UTC', ts) AS DATE) AS event_date FROM incoming "
                 "ORDER BY event_date, ts"
             ).to_arrow_table()
             con.unregister("incoming")
@@ -314,7 +315,7 @@ class Lake:
             counts = pc.value_counts(ordered["event_date"]).to_pylist()
             for entry in sorted(counts, key=lambda item: item["values"]):
                 day, rows = entry["values"], entry["counts"]
-                part = ordered.slice(offset, rows).select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+                part = ordered.slice(offset, rows).select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA)
                 self._add_file(manifest, EVENTS, day, f"part-{sequence:012d}", part)
                 days.append(day)
                 offset += rows
@@ -417,14 +418,14 @@ class Lake:
                 paths = [str(self.local_path(f.key)) for f in files]
                 con.read_parquet(paths).create_view("day_events", replace=True)
                 merged = con.sql(
-                    f"SELECT {', '.join(EVENT_SCHEMA.names)} FROM day_events "
+                    f"SELECT {', '.join(LAKE_SCHEMA.names)} FROM day_events "
                     "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1 "
                     "ORDER BY event_type, ts"
                 ).to_arrow_table()
                 others = [f for f in manifest.files(EVENTS) if f.event_date != day]
                 self._retire(manifest, EVENTS, others)
                 for index, start in enumerate(range(0, merged.num_rows, self.target_file_rows)):
-                    chunk = merged.slice(start, self.target_file_rows).cast(EVENT_SCHEMA)
+                    chunk = merged.slice(start, self.target_file_rows).cast(LAKE_SCHEMA)
                     self._add_file(manifest, EVENTS, day, f"compact-{tag:012d}-{index}", chunk)
                 self._recompute_day(con, manifest, day, tag)
                 done.append(day)

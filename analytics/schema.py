@@ -79,3 +79,12 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA.names)
+
+#: What the lake's event files hold: the event columns, plus ``actor_key``, the lower 64 bits
+#: of the MD5 of the actor (the user id, or the device id of an anonymous viewer). Counting and
+#: joining actors on a 64-bit integer is several times faster than on text, and MD5 is the same
+#: in every engine, so keys written today match keys written by any later version (the chance
+#: of two actors sharing a key is about 1 in 10^11 for ten million actors).
+LAKE_SCHEMA = EVENT_SCHEMA.append(pa.field("actor_key", pa.uint64(), nullable=False))
+#: SQL computing ``actor_key`` from a relation with the event columns.
+ACTOR_KEY_SQL = "md5_number_lower(coalesce(user_id, device_id))"

@@ -53,6 +53,7 @@ from rich.table import Table
 
 from analytics import Analytics, Filters, Lake, Metadata
 from analytics.lake import EVENTS, iter_event_batches
+from analytics.schema import LAKE_SCHEMA
 from analytics.synthetic import (
     Catalog,
     catalog_size,
@@ -104,7 +105,13 @@ class BuiltLake:
 
 def build_lake(root: Path, *, events: int, days: int, seed: int) -> BuiltLake:
     """The lake of ``events`` under ``root``, reused when a previous run built the same one."""
-    stamp = {"events": events, "days": days, "seed": seed, "start": START.isoformat()}
+    stamp = {
+        "events": events,
+        "days": days,
+        "seed": seed,
+        "start": START.isoformat(),
+        "columns": LAKE_SCHEMA.names,  # a lake written before a schema change is rebuilt
+    }
     stamp_path = root / "bench.json"
     users, videos = catalog_size(events=events, days=days)
     catalog = synthetic_catalog(users=users, videos=videos, start=START, days=days, seed=seed)

@@ -155,9 +155,9 @@ def actor_daily_source(filters: Filters) -> tuple[str, list[Any]]:
         return f"(SELECT * FROM rollup_actor_daily WHERE {where})", params
     where, params = events_where(filters)
     return (
-        "(SELECT event_date, actor_id, region, platform, language, count(*)::BIGINT AS events,"
+        "(SELECT event_date, actor_key, region, platform, language, count(*)::BIGINT AS events,"
         " coalesce(sum(watched_ms), 0)::BIGINT AS watched_ms"
-        f" FROM events WHERE {where} AND actor_id IS NOT NULL GROUP BY ALL)",
+        f" FROM events WHERE {where} AND actor_key IS NOT NULL GROUP BY ALL)",
         params,
     )
 

@@ -35,12 +35,12 @@ def stickiness(
         source, params = actor_daily_source(filters)
     else:
         where, params = filters.where()
-        source = f"(SELECT event_date, actor_id FROM events WHERE {where} AND event_type = ?)"
+        source = f"(SELECT event_date, actor_key FROM events WHERE {where} AND event_type = ?)"
         params = [*params, event_type]
     sql = f"""
         WITH per_actor AS (
-            SELECT actor_id, count(DISTINCT event_date) AS days_active
-            FROM {source} AS src WHERE actor_id IS NOT NULL GROUP BY actor_id
+            SELECT actor_key, count(DISTINCT event_date) AS days_active
+            FROM {source} AS src WHERE actor_key IS NOT NULL GROUP BY actor_key
         ),
         counted AS (SELECT days_active, count(*) AS actors FROM per_actor GROUP BY days_active)
         SELECT d.range::INTEGER AS days_active, coalesce(c.actors, 0)::BIGINT AS actors,
@@ -65,13 +65,13 @@ def lifecycle(
     source, params = actor_daily_source(since_beginning(filters))
     sql = f"""
         WITH act AS (
-            SELECT DISTINCT actor_id, {DATE_PERIOD_SQL[interval]} AS p
-            FROM {source} AS src WHERE actor_id IS NOT NULL
+            SELECT DISTINCT actor_key, {DATE_PERIOD_SQL[interval]} AS p
+            FROM {source} AS src WHERE actor_key IS NOT NULL
         ),
         marked AS (
-            SELECT p, min(p) OVER (PARTITION BY actor_id) AS first_p,
+            SELECT p, min(p) OVER (PARTITION BY actor_key) AS first_p,
                    lag(p) OVER w AS prev_p, lead(p) OVER w AS next_p
-            FROM act WINDOW w AS (PARTITION BY actor_id ORDER BY p)
+            FROM act WINDOW w AS (PARTITION BY actor_key ORDER BY p)
         ),
         statuses AS (
             SELECT p AS period,
@@ -123,26 +123,26 @@ def paths(
     start_condition = "event_type = ?" if start_event else "TRUE"
     sql = f"""
         WITH ordered AS (
-            SELECT actor_id, coalesce(session_id, '') AS session, event_type,
+            SELECT actor_key, coalesce(session_id, '') AS session, event_type,
                    lag(event_type) OVER w AS previous_type, ts, event_id
-            FROM events WHERE {where} AND actor_id IS NOT NULL
-            WINDOW w AS (PARTITION BY actor_id, coalesce(session_id, '') ORDER BY ts, event_id)
+            FROM events WHERE {where} AND actor_key IS NOT NULL
+            WINDOW w AS (PARTITION BY actor_key, coalesce(session_id, '') ORDER BY ts, event_id)
         ),
         folded AS (
-            SELECT actor_id, session, event_type,
+            SELECT actor_key, session, event_type,
                    row_number() OVER w AS position, lead(event_type) OVER w AS next_type
             FROM ordered WHERE previous_type IS DISTINCT FROM event_type
-            WINDOW w AS (PARTITION BY actor_id, session ORDER BY ts, event_id)
+            WINDOW w AS (PARTITION BY actor_key, session ORDER BY ts, event_id)
         ),
         starts AS (
-            SELECT actor_id, session, min(position) AS start
+            SELECT actor_key, session, min(position) AS start
             FROM folded WHERE {start_condition} GROUP BY ALL
         ),
         moves AS (
             SELECT (f.position - s.start + 1)::INTEGER AS step, f.event_type AS from_event,
-                   f.next_type AS to_event, count(DISTINCT f.actor_id)::BIGINT AS actors,
+                   f.next_type AS to_event, count(DISTINCT f.actor_key)::BIGINT AS actors,
                    count(*)::BIGINT AS transitions
-            FROM folded f JOIN starts s ON s.actor_id = f.actor_id AND s.session = f.session
+            FROM folded f JOIN starts s ON s.actor_key = f.actor_key AND s.session = f.session
             WHERE f.position >= s.start AND f.position < s.start + ? AND f.next_type IS NOT NULL
             GROUP BY ALL
         )

@@ -37,35 +37,37 @@ def funnel(
     # range ends, as long as they are inside the window (as Amplitude counts conversions).
     scan = extended(filters, math.ceil(window_seconds / 86_400))
     where, scan_params = scan.where()
-    bd_select = f", {columns[0]} AS bd" if columns else ", NULL::VARCHAR AS bd"
-    distinct_types = list(dict.fromkeys(types))
+    # Each step reads only its own event type straight from the lake (compacted files are
+    # sorted by type, so the other types' row groups are skipped), actors by their 64-bit key.
     ctes = [
-        f"""base AS MATERIALIZED (
-            SELECT actor_id, event_type, epoch_us(ts) AS us, event_date{bd_select}
+        f"""s1 AS (
+            SELECT actor_key AS actor, min(epoch_us(ts)) AS us,
+                   min(epoch_us(ts)) AS us1, NULL::BIGINT AS prev_us,
+                   arg_min({columns[0] if columns else "NULL::VARCHAR"}, ts) AS bd
             FROM events
-            WHERE {where} AND actor_id IS NOT NULL
-              AND event_type IN ({", ".join("?" for _ in distinct_types)})
-        )""",
-        """s1 AS (
-            SELECT actor_id, min(us) AS us, min(us) AS us1, NULL::BIGINT AS prev_us,
-                   arg_min(bd, us) AS bd
-            FROM base WHERE event_type = ? AND event_date <= ? GROUP BY actor_id
+            WHERE {where} AND event_type = ? AND event_date <= ?
+            GROUP BY actor
         )""",
     ]
-    params: list[Any] = [*scan_params, *distinct_types, types[0], filters.end]
+    params: list[Any] = [*scan_params, types[0], filters.end]
     for k in range(2, len(types) + 1):
         # Greedy earliest match: for a fixed entry, the earliest step k leaves the most room
         # for step k+1, so the furthest step reached is exact. "After" means strictly later.
+        # (A hash join with the window as a filter beats an ASOF join here: the latter sorts
+        # every step-k event, the former only probes them.)
         ctes.append(
             f"""s{k} AS (
-                SELECT p.actor_id, min(b.us) AS us, any_value(p.us1) AS us1,
+                SELECT p.actor, min(b.us) AS us, any_value(p.us1) AS us1,
                        any_value(p.us) AS prev_us, any_value(p.bd) AS bd
-                FROM s{k - 1} p JOIN base b ON b.actor_id = p.actor_id
-                WHERE b.event_type = ? AND b.us > p.us AND b.us <= p.us1 + ?
-                GROUP BY p.actor_id
+                FROM s{k - 1} p
+                JOIN (
+                    SELECT actor_key AS actor, epoch_us(ts) AS us FROM events
+                    WHERE {where} AND event_type = ?
+                ) b ON b.actor = p.actor AND b.us > p.us AND b.us <= p.us1 + ?
+                GROUP BY p.actor
             )"""
         )
-        params.extend([types[k - 1], window_us])
+        params.extend([*scan_params, types[k - 1], window_us])
     reached = " UNION ALL ".join(
         f"SELECT {k} AS step_index, bd, count(*) AS actors, "
         f"median((us - prev_us) / 1e6) AS median_seconds_to_convert FROM s{k} GROUP BY bd"

@@ -62,9 +62,9 @@ def _kpis(cur: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
         ),
         people AS (
             -- Two plain DISTINCT counts: DuckDB runs DISTINCT ... FILTER far slower.
-            SELECT (SELECT count(DISTINCT actor_id) FROM rollup_actor_daily WHERE {now_where})
+            SELECT (SELECT count(DISTINCT actor_key) FROM rollup_actor_daily WHERE {now_where})
                        AS users,
-                   (SELECT count(DISTINCT actor_id) FROM rollup_actor_daily WHERE {then_where})
+                   (SELECT count(DISTINCT actor_key) FROM rollup_actor_daily WHERE {then_where})
                        AS previous_users
         ),
         uploads AS (
@@ -113,7 +113,7 @@ def _daily(cur: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
             FROM rollup_video_daily WHERE {where} GROUP BY event_date
         ),
         people AS (
-            SELECT event_date, count(DISTINCT actor_id) AS active_users
+            SELECT event_date, count(DISTINCT actor_key) AS active_users
             FROM rollup_actor_daily WHERE {where} GROUP BY event_date
         ),
         days AS (

@@ -16,7 +16,7 @@ def region_metrics(cur: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataF
     # Both sides come from rollups (for human traffic), so this stays cheap at any size.
     sql = f"""
         WITH people AS (
-            SELECT region, count(DISTINCT actor_id) AS active_users
+            SELECT region, count(DISTINCT actor_key) AS active_users
             FROM {actors} AS a GROUP BY region
         ),
         watching AS (

@@ -50,19 +50,19 @@ def retention(
     # out rather than reported as nobody coming back.
     sql = f"""
         WITH base AS (
-            SELECT actor_id, event_type, ts, {period_sql} AS p, {bd} AS bd
-            FROM events WHERE {where} AND actor_id IS NOT NULL
+            SELECT actor_key, event_type, ts, {period_sql} AS p, {bd} AS bd
+            FROM events WHERE {where} AND actor_key IS NOT NULL
         ),
         cohorts AS (
-            SELECT actor_id, min(p) AS cohort, arg_min(bd, ts) AS bd
-            FROM base {cohort_only} GROUP BY actor_id
+            SELECT actor_key, min(p) AS cohort, arg_min(bd, ts) AS bd
+            FROM base {cohort_only} GROUP BY actor_key
         ),
-        returns AS (SELECT DISTINCT actor_id, p FROM base {return_only}),
+        returns AS (SELECT DISTINCT actor_key, p FROM base {return_only}),
         sizes AS (SELECT cohort, bd, count(*) AS cohort_size FROM cohorts GROUP BY ALL),
         hits AS (
             SELECT c.cohort, c.bd, (r.p - c.cohort) // CAST(? AS INTEGER) AS period,
                    count(*) AS retained
-            FROM cohorts c JOIN returns r ON r.actor_id = c.actor_id
+            FROM cohorts c JOIN returns r ON r.actor_key = c.actor_key
             WHERE r.p >= c.cohort AND r.p <= c.cohort + CAST(? AS INTEGER)
             GROUP BY ALL
         ),

@@ -56,10 +56,10 @@ def _aggregate_sql(measure: str, *, rollup: bool) -> str:
     if measure == "events":
         return "CAST(count(*) AS DOUBLE)"
     if measure == "actors":
-        return "CAST(count(DISTINCT actor_id) AS DOUBLE)"
+        return "CAST(count(DISTINCT actor_key) AS DOUBLE)"
     if measure == "watch_hours":
         return f"coalesce(sum(watched_ms), 0) / {MS_PER_HOUR}"
-    return "count(*) / count(DISTINCT actor_id)"
+    return "count(*) / count(DISTINCT actor_key)"
 
 
 def _period_bounds(filters: Filters, interval: str) -> tuple[Any, Any, str]:

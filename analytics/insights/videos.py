@@ -31,7 +31,7 @@ def video_metrics(
     sql = f"""
         WITH counted AS (
             SELECT count(*) FILTER (WHERE event_type = 'view_start') AS views,
-                   count(DISTINCT actor_id) FILTER (WHERE event_type = 'view_start')
+                   count(DISTINCT actor_key) FILTER (WHERE event_type = 'view_start')
                        AS unique_viewers,
                    coalesce(sum(watched_ms), 0) AS watched_ms,
                    count(*) FILTER (WHERE event_type = 'complete') AS completes,
@@ -65,7 +65,7 @@ def retention_curve(
     sql = f"""
         WITH duration AS (SELECT max(duration_ms) AS ms FROM videos WHERE video_id = ?),
         per_view AS (
-            SELECT actor_id, coalesce(session_id, '') AS session,
+            SELECT actor_key, coalesce(session_id, '') AS session,
                    bool_or(event_type = 'view_start') AS started,
                    bool_or(event_type = 'complete') AS completed,
                    coalesce(max(position_ms) FILTER (WHERE event_type = 'watch'), 0) AS position
@@ -135,7 +135,7 @@ def creator_metrics(
         WITH viewing AS (
             -- Views apart from the other events: DuckDB runs DISTINCT ... FILTER far slower.
             SELECT v.creator_id, count(DISTINCT e.video_id) AS videos, count(*) AS views,
-                   count(DISTINCT e.actor_id) AS unique_viewers
+                   count(DISTINCT e.actor_key) AS unique_viewers
             FROM events e JOIN videos v ON v.video_id = e.video_id
             WHERE {where_e} AND e.event_type = 'view_start'
             GROUP BY v.creator_id

@@ -119,7 +119,7 @@ def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
 
 
 def metric_cards(metrics: pl.DataFrame) -> list[Any]:
-    if metrics.is_empty():
+    if metrics.is_empty() or not metrics["views"][0]:
         return [html.P("No views of this video in the period.", className="empty")]
     row = metrics.row(0, named=True)
     cards = []

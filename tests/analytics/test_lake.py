@@ -83,7 +83,7 @@ def test_rollups_match_the_events_and_ignore_bots(lake: Lake) -> None:
         (date(2026, 11, 21), 1, 0, 1500, 0),
     ]
     actors = analytics.cursor().sql(
-        "SELECT event_date, count(DISTINCT actor_id), sum(events) FROM rollup_actor_daily "
+        "SELECT event_date, count(DISTINCT actor_key), sum(events) FROM rollup_actor_daily "
         "GROUP BY 1 ORDER BY 1"
     )
     assert actors.fetchall() == [(date(2026, 11, 20), 2, 5), (date(2026, 11, 21), 1, 2)]
