@@ -264,7 +264,13 @@ def lake_consumers(services: Services) -> list[Consumer]:
         metrics.LAKE_DUPLICATES.inc(result.duplicates)
 
     async def tick(final: bool) -> None:
-        if final or await on_thread(sink.due):
+        if final:
+            # Stopping: flush what is staged, then let go of the state (and its lock).
+            await on_thread(sink.flush)
+            await on_thread(sink.close)
+            executor.shutdown(wait=False)
+            return
+        if await on_thread(sink.due):
             await on_thread(sink.flush)
         waited = time.monotonic() - sink.last_maintenance
         if waited >= sink.settings.compact_interval_seconds:
