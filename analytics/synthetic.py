@@ -58,6 +58,7 @@ import pyarrow.parquet as pq
 from core.errors import InvalidInputError
 from localization import REGIONS
 
+from .engine import USERS_SCHEMA, VIDEOS_SCHEMA
 from .schema import EVENT_SCHEMA, UTC_MICROS
 
 if TYPE_CHECKING:
@@ -78,32 +79,6 @@ __all__ = [
     "write_catalog",
 ]
 
-#: The ``users`` relation of the analytics engine (creators are users); the same columns as
-#: ``analytics.engine.USERS_SCHEMA`` (a test keeps them equal).
-USERS_SCHEMA = pa.schema(
-    [
-        pa.field("user_id", pa.string()),
-        pa.field("name", pa.string()),
-        pa.field("country", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("created_at", UTC_MICROS),
-    ]
-)
-#: The ``videos`` relation of the analytics engine (``analytics.engine.VIDEOS_SCHEMA``).
-VIDEOS_SCHEMA = pa.schema(
-    [
-        pa.field("video_id", pa.string()),
-        pa.field("creator_id", pa.string()),
-        pa.field("caption", pa.string()),
-        pa.field("hashtags", pa.list_(pa.string())),
-        pa.field("sound", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("region", pa.string()),
-        pa.field("duration_ms", pa.int64()),
-        pa.field("created_at", UTC_MICROS),
-        pa.field("state", pa.string()),
-    ]
-)
 
 MS = 1000  # microseconds per millisecond
 DAY_MS = 86_400_000

@@ -389,13 +389,6 @@ def test_a_catalog_from_database_rows(tmp_path) -> None:
     assert pl.read_parquet(paths["videos"]).equals(frames["videos"])
 
 
-def test_catalog_tables_are_the_engines_metadata_relations() -> None:
-    from analytics import engine
-
-    assert USERS_SCHEMA == engine.USERS_SCHEMA
-    assert VIDEOS_SCHEMA == engine.VIDEOS_SCHEMA
-
-
 @pytest.mark.parametrize(
     ("options", "field"),
     [
