@@ -147,9 +147,10 @@ def test_demo_uploads_clips_through_the_api_and_pipeline(
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
     assert invoke("db", "upgrade")[0] == 0
-    code, output = invoke("demo", "--users", "40", "--videos", "3")
+    code, output = invoke("demo", "--users", "40", "--videos", "3", "--events", "3000")
     assert code == 0, output
     assert "videos: 3 ready (via the API)" in output
+    assert "written to the lake" in output
     database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
     with database.session() as session:
         videos = session.scalars(select(ingest.Video)).all()
