@@ -51,7 +51,18 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from analytics import Analytics, Filters, Lake, Metadata
+from analytics import (
+    Analytics,
+    Filters,
+    Lake,
+    Metadata,
+    funnel,
+    overview,
+    region_metrics,
+    retention,
+    top_videos,
+)
+from analytics.insights.overview import _daily, _kpis
 from analytics.lake import EVENTS, iter_event_batches
 from analytics.schema import LAKE_SCHEMA
 from analytics.synthetic import (
@@ -441,50 +452,38 @@ def bench_size(args: argparse.Namespace, events: int) -> tuple[list[Row], BuiltL
     end = START + timedelta(days=args.days - 1)
     whole = Filters(start=START, end=end)
     recent = Filters(start=START + timedelta(days=args.days // 2), end=end)
-    try:
-        from analytics.insights import funnel, overview, retention
-    except ImportError as missing:  # the insights engineer's package is not there yet
-        console.print(f"  analytics.insights is missing ({missing}); DuckDB timings skipped")
-        funnel = overview = retention = None  # type: ignore[assignment]
-
+    cursor = analytics.cursor()
     scenarios: list[
         tuple[str, Callable[[], Any] | None, Callable[[], Any] | None, Callable | None]
-    ] = []
-    if overview is not None:
-        cursor = analytics.cursor()
-        scenarios = [
-            (
-                "overview (4 charts, last half of the range)",
-                lambda: overview(cursor, recent),
-                lambda: pandas_overview(built, recent),
-                agree_overview,
-            ),
-            (
-                f"funnel {' > '.join(FUNNEL_STEPS)}, 1 h",
-                lambda: funnel(
-                    cursor, whole, steps=FUNNEL_STEPS, window_seconds=FUNNEL_WINDOW_SECONDS
-                ),
-                lambda: pandas_funnel(built, whole),
-                agree_funnel,
-            ),
-            (
-                f"retention weekly, {RETENTION_PERIODS} periods",
-                lambda: retention(cursor, whole, interval="week", periods=RETENTION_PERIODS),
-                lambda: pandas_retention(built, whole),
-                agree_retention,
-            ),
-        ]
-        # Each chart of the overview on its own (DuckDB only; the pandas check is per page).
-        from analytics.insights import region_metrics, top_videos
-        from analytics.insights.overview import _daily, _kpis
+    ] = [
+        (
+            "overview (4 charts, last half of the range)",
+            lambda: overview(cursor, recent),
+            lambda: pandas_overview(built, recent),
+            agree_overview,
+        ),
+        (
+            f"funnel {' > '.join(FUNNEL_STEPS)}, 1 h",
+            lambda: funnel(cursor, whole, steps=FUNNEL_STEPS, window_seconds=FUNNEL_WINDOW_SECONDS),
+            lambda: pandas_funnel(built, whole),
+            agree_funnel,
+        ),
+        (
+            f"retention weekly, {RETENTION_PERIODS} periods",
+            lambda: retention(cursor, whole, interval="week", periods=RETENTION_PERIODS),
+            lambda: pandas_retention(built, whole),
+            agree_retention,
+        ),
+    ]
+    # Each chart of the overview on its own (DuckDB only; the pandas check is per page).
 
-        for chart, work in (
-            ("KPIs vs previous period", lambda: _kpis(cursor, recent)),
-            ("daily series", lambda: _daily(cursor, recent)),
-            ("top videos", lambda: top_videos(cursor, recent, limit=10)),
-            ("top regions", lambda: region_metrics(cursor, recent)),
-        ):
-            scenarios.append((f"  overview chart: {chart}", work, None, None))
+    for chart, work in (
+        ("KPIs vs previous period", lambda: _kpis(cursor, recent)),
+        ("daily series", lambda: _daily(cursor, recent)),
+        ("top videos", lambda: top_videos(cursor, recent, limit=10)),
+        ("top regions", lambda: region_metrics(cursor, recent)),
+    ):
+        scenarios.append((f"  overview chart: {chart}", work, None, None))
     rows = []
     for name, duck_work, pandas_work, compare in scenarios:
         assert duck_work is not None
