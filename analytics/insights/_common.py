@@ -148,6 +148,20 @@ def video_daily_source(filters: Filters) -> tuple[str, list[Any]]:
     )
 
 
+def video_totals_source(filters: Filters) -> tuple[str, list[Any], str]:
+    """Like :func:`video_daily_source` for per-video sums, and the column that identifies a
+    video in it: ``rollup_video_totals`` (keyed by ``video_key``) when no dimension is
+    filtered and bots are left out, the per-dimension source (by ``video_id``) otherwise."""
+    if not (filters.include_bots or filters.regions or filters.platforms or filters.languages):
+        return (
+            "(SELECT * FROM rollup_video_totals WHERE event_date BETWEEN ? AND ?)",
+            [filters.start, filters.end],
+            "video_key",
+        )
+    source, params = video_daily_source(filters)
+    return source, params, "video_id"
+
+
 def actor_daily_source(filters: Filters) -> tuple[str, list[Any]]:
     """A relation shaped like rollup_actor_daily for ``filters`` (events when bots count)."""
     if not filters.include_bots:

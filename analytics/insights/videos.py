@@ -16,6 +16,7 @@ from ._common import (
     check_text,
     fetch,
     video_daily_source,
+    video_totals_source,
 )
 
 MAX_LIMIT = 1000
@@ -100,14 +101,22 @@ def top_videos(
 ) -> pl.DataFrame:
     """The ``limit`` most viewed videos with their creator and engagement numbers."""
     check_positive("limit", limit, most=MAX_LIMIT)
-    source, params = video_daily_source(filters)
+    source, params, key = video_totals_source(filters)
+    # Two passes: rank by views alone (one sum per video), then total the other measures for
+    # the winners only; summing everything for every video costs twice as much.
     sql = f"""
-        WITH per_video AS (
-            SELECT video_id, sum(views) AS views, sum(completes) AS completes,
-                   sum(watched_ms) AS watched_ms, sum(likes) AS likes, sum(shares) AS shares,
-                   sum(comments) AS comments
-            FROM {source} AS src GROUP BY video_id HAVING sum(views) > 0
-            ORDER BY views DESC, video_id LIMIT ?
+        WITH ranked AS (
+            SELECT {key} AS k, sum(views) AS views FROM {source} AS src
+            GROUP BY {key} HAVING sum(views) > 0
+            ORDER BY views DESC, k LIMIT ?
+        ),
+        per_video AS (
+            SELECT any_value(src.video_id) AS video_id, sum(src.views) AS views,
+                   sum(src.completes) AS completes, sum(src.watched_ms) AS watched_ms,
+                   sum(src.likes) AS likes, sum(src.shares) AS shares,
+                   sum(src.comments) AS comments
+            FROM {source} AS src SEMI JOIN ranked r ON src.{key} = r.k
+            GROUP BY src.{key}
         )
         SELECT p.video_id, v.caption, v.creator_id, u.name AS creator_name,
                p.views::BIGINT AS views, p.watched_ms / {MS_PER_HOUR} AS watch_hours,
@@ -119,7 +128,7 @@ def top_videos(
         LEFT JOIN users u ON u.user_id = v.creator_id
         ORDER BY p.views DESC, p.video_id
     """
-    return fetch(cur, sql, [*params, limit])
+    return fetch(cur, sql, [*params, limit, *params])
 
 
 def creator_metrics(

@@ -130,6 +130,12 @@ def test_compaction_merges_files_drops_duplicate_ids_and_keeps_answers(lake: Lak
     ]
     views = cursor.sql("SELECT sum(views) FROM rollup_video_daily").fetchall()
     assert views == [(4,)], "rollups were recomputed without the duplicates"
+    totals = cursor.sql(
+        "SELECT event_date, video_id, views FROM rollup_video_totals ORDER BY ALL"
+    ).fetchall()
+    assert totals == [(date(2026, 11, 20), "v1", 3), (date(2026, 11, 21), "v1", 1)], (
+        "the in-memory per-video totals follow the rollups day by day"
+    )
 
 
 def test_readers_keep_working_until_vacuum_after_the_grace_period(tmp_path: Path) -> None:
