@@ -81,7 +81,7 @@ BOTS = 5
 FUNNEL_STEPS = ("view_start", "watch", "like", "share")
 FUNNEL_WINDOW_SECONDS = 3_600
 RETENTION_PERIODS = 4
-APPEND_ROWS = 4_000_000
+APPEND_ROWS = 1_000_000
 MS_PER_HOUR = 3_600_000.0
 
 
@@ -122,6 +122,7 @@ def build_lake(root: Path, *, events: int, days: int, seed: int) -> BuiltLake:
         "seed": seed,
         "start": START.isoformat(),
         "columns": LAKE_SCHEMA.names,  # a lake written before a schema change is rebuilt
+        "layout": "compacted",
     }
     stamp_path = root / "bench.json"
     users, videos = catalog_size(events=events, days=days)
@@ -145,7 +146,9 @@ def build_lake(root: Path, *, events: int, days: int, seed: int) -> BuiltLake:
         for sequence, batch in enumerate(iter_event_batches(tables, rows=APPEND_ROWS), start=1):
             lake.append(batch, sequence=sequence)
             console.print(f"  appended {batch.num_rows:,} events", style="dim")
-        lake.compact()
+        # What the sink's maintenance leaves behind: every day compacted (one sorted file).
+        lake.compact(force=True)
+        lake.vacuum(now=datetime.now(UTC) + timedelta(seconds=lake.grace_seconds))
         write_catalog(catalog, root / "metadata")
         stamp_path.write_text(json.dumps(stamp))
     lake = Lake(LocalObjectStore(root / "store"))
