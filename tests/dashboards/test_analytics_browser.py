@@ -13,8 +13,6 @@ import datetime as dt
 import io
 import re
 import shutil
-import threading
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -25,7 +23,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
-import uvicorn
 from sqlalchemy import insert
 
 from analytics import Lake, synthetic
@@ -34,25 +31,11 @@ from core.auth import User
 from core.db import Database
 from core.storage import open_store_from_settings
 from ingest import Video
-from tests.conftest import make_settings, need_service
-from tests.e2e.test_up import free_port
-from vigil.server import build_app
+from tests.conftest import make_settings
+from tests.dashboards.browser import chromium, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-SCREENSHOTS = Path("/tmp/vigil-analytics-screenshots")
 DAYS = 56
 #: Each page, and what appears once its callbacks have answered (a table or cards they fill).
 PAGES = {
@@ -148,30 +131,15 @@ def site(
         event_date=pl.col("ts").dt.date(),
         actor_id=pl.coalesce("user_id", "device_id"),
     )
-    port = free_port()
-    config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", database, events, today)  # type: ignore[arg-type]
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as url:
+        yield Site(url, database, events, today)  # type: ignore[arg-type]
     database.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        need_service("chromium", "apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @dataclass
@@ -249,17 +217,16 @@ def _choose(page: Any, dropdown: str, option: str) -> None:
 
 
 def test_every_page_renders_without_errors_and_nothing_leaves_the_machine(
-    site: Site, browser: Any
+    site: Site, browser: Any, tmp_path: Path
 ) -> None:
     page, watch = _signed_in(site, browser)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for path, ready in PAGES.items():
         page.goto(site.url + path)
         page.wait_for_selector(ready, state="attached")
         page.wait_for_load_state("networkidle")
         assert page.inner_text(f"#{_prefix(path)}-error") == "", path
         page.screenshot(
-            path=str(SCREENSHOTS / f"{path.strip('/').replace('/', '-')}.png"), full_page=True
+            path=str(tmp_path / f"{path.strip('/').replace('/', '-')}.png"), full_page=True
         )
     assert watch.errors == []
     assert watch.failed == []

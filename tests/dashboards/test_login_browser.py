@@ -3,65 +3,33 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from core import auth
 from core.db import Database
-from tests.conftest import make_settings, need_service
-from tests.e2e.test_up import free_port
-from vigil.server import build_app
+from tests.conftest import make_settings
+from tests.dashboards.browser import chromium, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def server(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Database]]:
     shutil.copyfile(sqlite_template, tmp_path / "vigil.db")
     settings = make_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'vigil.db'}")
-    port = free_port()
-    config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     database = Database(settings.effective_database_url)
-    yield f"http://127.0.0.1:{port}", database
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as url:
+        yield url, database
     database.dispose()
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        need_service("chromium", "apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 def _create(database: Database, name: str, role: str) -> str:
