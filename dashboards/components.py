@@ -133,6 +133,14 @@ def states(fields: Sequence[Field]) -> list[State]:
     return [State(f.component, f.prop) for f in fields]
 
 
+def whole_number(raw: Any, *, field: str, expected: str) -> int:
+    """A page option as an int; InvalidInputError naming ``field`` and ``expected`` otherwise."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{expected} (got {raw!r})", details={"field": field}) from exc
+
+
 def to_filters(values: Mapping[str, Any]) -> analytics.Filters:
     """The analytics filters from the filter bar's values; a bad date names its field."""
     dates = {}

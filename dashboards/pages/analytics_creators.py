@@ -77,19 +77,16 @@ def layout(**query: Any) -> Any:
     )
 
 
-def _limit(raw: Any) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"limit must be a whole number (got {raw!r})", details={"field": "limit"}
-        ) from exc
-
-
 def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
     filters = components.to_filters(values)
     with components.analyst_cursor() as cursor:
-        creators = analytics.creator_metrics(cursor, filters, limit=_limit(values["limit"]))
+        creators = analytics.creator_metrics(
+            cursor,
+            filters,
+            limit=components.whole_number(
+                values["limit"], field="limit", expected="limit must be a whole number"
+            ),
+        )
         trending = analytics.trending(
             cursor, filters, kind=values["trending"] or "hashtag", limit=20, by_region=False
         )

@@ -81,15 +81,6 @@ def layout(**query: Any) -> Any:
     )
 
 
-def _window_seconds(raw: Any) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"the window must be a number of seconds (got {raw!r})", details={"field": "window"}
-        ) from exc
-
-
 def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
     filters = components.to_filters(values)
     with components.analyst_cursor() as cursor:
@@ -97,7 +88,9 @@ def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
             cursor,
             filters,
             steps=list(values["steps"] or []),
-            window_seconds=_window_seconds(values["window"]),
+            window_seconds=components.whole_number(
+                values["window"], field="window", expected="the window must be a number of seconds"
+            ),
             breakdown=values["breakdown"] or None,
         )
     return {"funnel": found, "funnel_table": found}

@@ -77,15 +77,6 @@ def layout(**query: Any) -> Any:
     )
 
 
-def _periods(raw: Any) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"periods must be a whole number (got {raw!r})", details={"field": "periods"}
-        ) from exc
-
-
 def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
     filters = components.to_filters(values)
     with components.analyst_cursor() as cursor:
@@ -95,7 +86,9 @@ def frames(values: dict[str, Any]) -> dict[str, pl.DataFrame]:
             cohort_event=values["cohort_event"] or None,
             return_event=values["return_event"] or None,
             interval=values["interval"],
-            periods=_periods(values["periods"]),
+            periods=components.whole_number(
+                values["periods"], field="periods", expected="periods must be a whole number"
+            ),
             breakdown=None,
         )
     return {"retention": found, "retention_table": found}
