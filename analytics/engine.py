@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .lake import EVENTS, ROLLUPS, Lake, Manifest, rollup_table, utc_connection
-from .schema import LAKE_SCHEMA
+from .schema import ACTOR_ID_SQL, LAKE_SCHEMA
 
 if TYPE_CHECKING:
     from core.runtime import Services
@@ -60,11 +60,11 @@ USERS_SCHEMA = pa.schema(
     ]
 )
 
-_EVENTS_SELECT = "SELECT *, coalesce(user_id, device_id) AS actor_id FROM "
+_EVENTS_SELECT = f"SELECT *, {ACTOR_ID_SQL} AS actor_id FROM "
 _VIDEO_SUMS = ", ".join(f"sum({m})::BIGINT AS {m}" for m in ROLLUPS["video_daily"][2])
 _EMPTY_EVENTS_VIEW = (
     "CREATE OR REPLACE VIEW events AS SELECT *, NULL::DATE AS event_date, "
-    "coalesce(user_id, device_id) AS actor_id FROM _empty_events"
+    f"{ACTOR_ID_SQL} AS actor_id FROM _empty_events"
 )
 
 
@@ -135,12 +135,7 @@ class Analytics:
             if force or now - self._metadata_loaded >= self._metadata_ttl:
                 self._metadata_loaded = now
                 self._metadata = self._load_metadata()
-                self._db.register("_videos", self._metadata.videos)
-                self._db.register("_users", self._metadata.users)
-                self._db.execute("CREATE OR REPLACE TABLE videos AS SELECT * FROM _videos")
-                self._db.execute("CREATE OR REPLACE TABLE users AS SELECT * FROM _users")
-                self._db.unregister("_videos")
-                self._db.unregister("_users")
+                self._store_metadata()
 
     def manifest(self) -> Manifest:
         """The manifest the relations currently reflect."""
@@ -186,10 +181,14 @@ class Analytics:
             f"hash(video_id) AS video_key, video_id, {_VIDEO_SUMS} FROM rollup_video_daily "
             "GROUP BY event_date, video_id LIMIT 0"
         )
-        self._db.register("_videos", self._metadata.videos)
-        self._db.register("_users", self._metadata.users)
-        self._db.execute("CREATE OR REPLACE TABLE videos AS SELECT * FROM _videos")
-        self._db.execute("CREATE OR REPLACE TABLE users AS SELECT * FROM _users")
+        self._store_metadata()
+
+    def _store_metadata(self) -> None:
+        """Copy the current metadata into the ``videos`` and ``users`` tables."""
+        for name, table in (("videos", self._metadata.videos), ("users", self._metadata.users)):
+            self._db.register(f"_{name}", table)
+            self._db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}")
+            self._db.unregister(f"_{name}")
 
     def _event_paths(self, manifest: Manifest) -> list[str]:
         return [str(self.lake.local_path(f.key)) for f in manifest.files(EVENTS)]
@@ -279,12 +278,7 @@ def _sql_dates(days: list[date]) -> str:
 
 def open_analytics(services: Services) -> Analytics:
     """The query side of this process's lake (local files read in place, S3 through the cache)."""
-    settings = services.settings
-    lake = Lake(
-        services.store,
-        cache_dir=settings.effective_lake_cache_dir,
-        grace_seconds=settings.events.grace_seconds,
-    )
+    lake = Lake.from_settings(services.store, services.settings)
     return Analytics(lake, metadata=lambda: load_metadata(services))
 
 

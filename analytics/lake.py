@@ -40,9 +40,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.settings import Settings
 from core.storage import LocalObjectStore, ObjectNotFoundError, ObjectStore
 
-from .schema import ACTOR_KEY_SQL, EVENT_SCHEMA, LAKE_SCHEMA
+from .schema import ACTOR_ID_SQL, ACTOR_KEY_SQL, EVENT_SCHEMA, LAKE_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def _with_derived(name: str) -> str:
     """SQL selecting ``name``'s events with event_date and actor_id added."""
     return (
         f"SELECT *, CAST(timezone('UTC', ts) AS DATE) AS event_date, "
-        f"coalesce(user_id, device_id) AS actor_id FROM {name}"
+        f"{ACTOR_ID_SQL} AS actor_id FROM {name}"
     )
 
 
@@ -232,6 +233,16 @@ class Lake:
         self.compact_min_files = compact_min_files
         self.target_file_rows = target_file_rows
         self._cache_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, store: ObjectStore, settings: Settings) -> Lake:
+        """The lake on ``store`` with the configured cache, grace period and compaction."""
+        return cls(
+            store,
+            cache_dir=settings.effective_lake_cache_dir,
+            grace_seconds=settings.events.grace_seconds,
+            compact_min_files=settings.events.compact_min_files,
+        )
 
     # -- manifest ---------------------------------------------------------------------------
 
@@ -306,9 +317,9 @@ class Lake:
             ).to_arrow_table()
             con.unregister("incoming")
             con.register("ordered", ordered)
+            # ``ordered`` has its event_date already; only the actor is derived.
             con.execute(
-                "CREATE TEMP VIEW fresh AS SELECT *, coalesce(user_id, device_id) AS actor_id "
-                "FROM ordered"
+                f"CREATE TEMP VIEW fresh AS SELECT *, {ACTOR_ID_SQL} AS actor_id FROM ordered"
             )
             days: list[date] = []
             offset = 0

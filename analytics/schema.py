@@ -86,5 +86,6 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA.names)
 #: in every engine, so keys written today match keys written by any later version (the chance
 #: of two actors sharing a key is about 1 in 10^11 for ten million actors).
 LAKE_SCHEMA = EVENT_SCHEMA.append(pa.field("actor_key", pa.uint64(), nullable=False))
-#: SQL computing ``actor_key`` from a relation with the event columns.
-ACTOR_KEY_SQL = "md5_number_lower(coalesce(user_id, device_id))"
+#: SQL for the actor of an event (the user, or an anonymous viewer's device) and its key.
+ACTOR_ID_SQL = "coalesce(user_id, device_id)"
+ACTOR_KEY_SQL = f"md5_number_lower({ACTOR_ID_SQL})"

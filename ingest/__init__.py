@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import collector, events, playback, service, uploads
 from .consumers import MEDIA_GROUP, media_consumers
-from .lake_sink import LAKE_GROUP, LakeSink, lake_consumers, open_sink, open_sink_lake
+from .lake_sink import LAKE_GROUP, LakeSink, lake_consumers, open_sink
 from .models import (
     Audience,
     EventRejection,
@@ -44,7 +44,6 @@ __all__ = [
     "lake_consumers",
     "media_consumers",
     "open_sink",
-    "open_sink_lake",
     "playback",
     "process_video",
     "service",

@@ -35,8 +35,7 @@ from core.bus import Message
 from core.bus.runner import Consumer
 from core.errors import UnavailableError
 from core.runtime import Services
-from core.settings import EventsSettings, Settings
-from core.storage import ObjectStore
+from core.settings import EventsSettings
 
 from . import metrics
 from .events import decode_message
@@ -116,6 +115,9 @@ class LakeSink:
             )
         else:
             self._base = int(row[0])
+        (staged,) = self._db.execute("SELECT coalesce(sum(events), 0) FROM staged").fetchone()
+        # Counted here, not summed per message: the count is read after every message.
+        self._staged = int(staged)
         self.last_flush = time.monotonic()
         self.last_maintenance = time.monotonic()
 
@@ -164,13 +166,13 @@ class LakeSink:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._staged += len(keep)
         if self.staged_events() >= self.settings.flush_events:
             self.flush()
         return StageResult(staged=len(keep), duplicates=len(ids) - len(keep))
 
     def staged_events(self) -> int:
-        (count,) = self._db.execute("SELECT coalesce(sum(events), 0) FROM staged").fetchone()
-        return int(count)
+        return self._staged
 
     def due(self) -> bool:
         """Whether a flush should run now."""
@@ -194,6 +196,7 @@ class LakeSink:
         applied = self.lake.append(table, sequence=self._base + last_id)
         metrics.LAKE_FLUSH_SECONDS.observe(time.perf_counter() - started)
         self._db.execute("DELETE FROM staged WHERE id <= ?", (last_id,))
+        self._staged = 0
         flushed = int(table.num_rows)
         if applied:
             metrics.LAKE_EVENTS.inc(flushed)
@@ -225,19 +228,9 @@ class LakeSink:
         }
 
 
-def open_sink_lake(store: ObjectStore, settings: Settings) -> Lake:
-    """The lake on ``store`` with the writer's settings (grace period, compaction, cache)."""
-    return Lake(
-        store,
-        cache_dir=settings.effective_lake_cache_dir,
-        grace_seconds=settings.events.grace_seconds,
-        compact_min_files=settings.events.compact_min_files,
-    )
-
-
 def open_sink(services: Services) -> LakeSink:
     settings = services.settings
-    lake = open_sink_lake(services.store, settings)
+    lake = Lake.from_settings(services.store, settings)
     return LakeSink(lake, state_dir=settings.effective_lake_state_dir, settings=settings.events)
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import ingest
+from analytics import Lake
 from core.settings import get_settings
 from core.storage import open_store_from_settings
 
@@ -74,7 +75,7 @@ def rejections(
 def lake_status() -> None:
     """What the lake holds: days, files, events and bytes per event."""
     settings = get_settings()
-    sink_lake = ingest.open_sink_lake(open_store_from_settings(settings), settings)
+    sink_lake = Lake.from_settings(open_store_from_settings(settings), settings)
     stats = sink_lake.stats()
     if not stats.events:
         console.print("the lake is empty")
@@ -95,7 +96,7 @@ def compact(
     Run it while the lake sink is stopped: the lake has one writer at a time.
     """
     settings = get_settings()
-    lake = ingest.open_sink_lake(open_store_from_settings(settings), settings)
+    lake = Lake.from_settings(open_store_from_settings(settings), settings)
     days = lake.compact(force=force, min_files=settings.events.compact_min_files)
     console.print(
         f"compacted {len(days)} day(s): {', '.join(d.isoformat() for d in days)}"
