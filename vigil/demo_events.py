@@ -14,35 +14,26 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pyarrow.compute as pc
-import uvicorn
 from sqlalchemy import select
 
 import ingest
 from analytics.synthetic import Catalog, generate_events, to_client_events
-from api import create_app
 from core import auth
 from core.auth import Role, Scope, User
-from core.bus.runner import run_consumers
 from core.runtime import Services, open_services
 from core.settings import Settings
 
+from .demo_videos import api_in_process
 from .server import ALL_TOPICS
 
 APP_AGENT = "VigilApp/4.12.0 (Android 14; demo)"
 CRAWLER_AGENT = "Mozilla/5.0 (compatible; DemoScraperBot/2.1; +http://scraper.example/bot)"
 BATCH = 500
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _catalog(services: Services, *, start: dt.date, days: int, seed: int) -> Catalog | None:
@@ -134,26 +125,14 @@ async def _run(
         await services.close()
         return "skipped: no accounts or no ready videos"
     key = await asyncio.to_thread(_api_key, services)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, services=services),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="on",
-        )
-    )
-    stop = asyncio.Event()
-    serving = asyncio.create_task(server.serve())
     # The sink runs here only when no worker holds it; otherwise the worker writes the lake.
     sink_consumers = await asyncio.to_thread(ingest.lake_consumers, services)
-    consuming = asyncio.create_task(run_consumers(services.bus, sink_consumers, stop))
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "bot": 0}
     try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        async with (
+            api_in_process(services, sink_consumers) as url,
+            httpx.AsyncClient(base_url=url, timeout=120) as client,
+        ):
             tables = generate_events(
                 catalog, events=events, start=start, days=days, seed=seed, bots=3, mark_bots=True
             )
@@ -167,14 +146,9 @@ async def _run(
                 for name, value in sent.items():
                     totals[name] += value
                 progress(table.num_rows)
-        if sink_consumers:
-            await _drain(services)
+            if sink_consumers:
+                await _drain(services)
     finally:
-        stop.set()
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consuming, 60)
-        await serving
         await services.close()
     where = "written to the lake" if sink_consumers else "queued for the worker's lake sink"
     return (

@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +29,8 @@ from sqlalchemy import select
 import ingest
 from api import create_app
 from core.auth import Role, User, tokens
-from core.bus.runner import run_consumers
-from core.runtime import open_services
+from core.bus.runner import Consumer, run_consumers
+from core.runtime import Services, open_services
 from core.settings import Settings
 
 from .server import ALL_TOPICS
@@ -222,53 +222,68 @@ async def _upload(
     return str(created.json()["video"]["id"])
 
 
+@contextlib.asynccontextmanager
+async def api_in_process(services: Services, consumers: Sequence[Consumer]) -> AsyncIterator[str]:
+    """The API (with ``services``) on a free port and ``consumers`` beside it; yields the URL.
+
+    On the way out the consumers stop (their last tick runs) and the server shuts down.
+    """
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services.settings, services=services),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="on",
+        )
+    )
+    stop = asyncio.Event()
+    serving = asyncio.create_task(server.serve())
+    consuming = asyncio.create_task(run_consumers(services.bus, consumers, stop))
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consuming, 60)
+        await serving
+
+
 async def _run(
     settings: Settings, count: int, seed: int, progress: Callable[[int], None]
 ) -> dict[str, int]:
     rng = random.Random(seed)
     services = await open_services(settings)
     await services.bus.ensure_topics(ALL_TOPICS)
-    port = _free_port()
-    app = create_app(settings, services=services)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    stop = asyncio.Event()
-    serving = asyncio.create_task(server.serve())
-    consuming = asyncio.create_task(
-        run_consumers(services.bus, ingest.media_consumers(services), stop)
-    )
     try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.05)
-        creators = _creators(settings, services.db, count, rng)
-        secret = settings.auth.secret_key.get_secret_value()
-        video_ids: list[str] = []
-        with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", timeout=120
-            ) as client:
-                for index in range(count):
-                    clip = CLIPS[index % len(CLIPS)]
-                    path = Path(tmp) / f"demo-{index:02d}.mp4"
-                    await asyncio.to_thread(make_clip, clip, path)
-                    creator = creators[index]
-                    token, _ = tokens.encode(
-                        secret=secret,
-                        subject=creator.id,
-                        name=creator.name,
-                        role=creator.role,
-                        audience="access",
-                        lifetime=dt.timedelta(minutes=30),
-                    )
-                    video_ids.append(await _upload(client, token, clip, path, tus=index % 2 == 0))
-        states = await _wait(services.db, video_ids, progress)
+        async with api_in_process(services, ingest.media_consumers(services)) as url:
+            creators = _creators(settings, services.db, count, rng)
+            secret = settings.auth.secret_key.get_secret_value()
+            video_ids: list[str] = []
+            with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
+                async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+                    for index in range(count):
+                        clip = CLIPS[index % len(CLIPS)]
+                        path = Path(tmp) / f"demo-{index:02d}.mp4"
+                        await asyncio.to_thread(make_clip, clip, path)
+                        creator = creators[index]
+                        token, _ = tokens.encode(
+                            secret=secret,
+                            subject=creator.id,
+                            name=creator.name,
+                            role=creator.role,
+                            audience="access",
+                            lifetime=dt.timedelta(minutes=30),
+                        )
+                        video_ids.append(
+                            await _upload(client, token, clip, path, tus=index % 2 == 0)
+                        )
+            states = await _wait(services.db, video_ids, progress)
     finally:
-        stop.set()
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consuming, 30)
-        await serving
         await services.close()
     return states
 
