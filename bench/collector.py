@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,21 +33,15 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.upload import SECRET, free_port
 from core import auth
 from core.auth import Scope
 from core.db import Database, upgrade
 
-SECRET = "bench-secret-key-0123456789abcdef0123456789"
 USER_AGENT = "VigilBench/1.0 (Android 14; Pixel 8)"
 _TYPES = ("view_start", "watch", "watch", "watch", "complete", "like", "skip", "share")
 _REGIONS = ("US", "BR", "IN", "ID", "ES", "MX", "DE", "FR", "JP", "NG")
 _LANGUAGES = ("en", "pt", "hi", "id", "es", "es", "de", "fr", "ja", "en")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_batches(events: int, batch: int, *, seed: int = 7) -> list[bytes]:
@@ -169,7 +162,7 @@ def main() -> None:
         db.dispose()
         floor = floor_rate(bodies, args.events, Path(tmp))
 
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         env.update(
             VIGIL_DATA_DIR=str(data_dir),

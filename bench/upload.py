@@ -40,7 +40,7 @@ SECRET = "bench-secret-key-0123456789abcdef0123456789"
 PASSWORD = "bench-password-1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -126,7 +126,7 @@ def main() -> None:
             auth.create_user(session, name="bench", role="creator", password=PASSWORD)
         db.dispose()
 
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         env.update(
             VIGIL_DATA_DIR=str(data_dir),
