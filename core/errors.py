@@ -14,6 +14,7 @@ VigilError                    code, message, details (a JSON-able dict for the c
  ├── PermissionDeniedError    403  valid credentials without the scope the action needs
  ├── LegalBlockError          451  withheld in the caller's region
  └── UnavailableError         503  a store, the bus or a model is not reachable or not loaded
+      └── ModelMissingError   503  a model file is not installed (names it and the install command)
 """
 
 from __future__ import annotations
@@ -87,3 +88,18 @@ class LegalBlockError(VigilError):
 
 class UnavailableError(VigilError):
     code = "unavailable"
+
+
+class ModelMissingError(UnavailableError):
+    """A model file is not installed: the message names the file and the command that installs
+    it (language ID, translation and the classifiers all raise this one class)."""
+
+    code = "model_missing"
+
+    @classmethod
+    def not_installed(cls, what: str, path: object, install: str) -> ModelMissingError:
+        """The usual case: ``what`` is not at ``path``; ``install`` is the command that fixes it."""
+        return cls(
+            f"{what} is not installed: {path} does not exist; install it with `{install}`",
+            details={"path": str(path), "install": install},
+        )

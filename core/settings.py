@@ -194,6 +194,116 @@ class MediaSettings(BaseModel):
     )
 
 
+class LocalizationSettings(BaseModel):
+    """Language identification and translation (``VIGIL_LOCALIZATION__*``)."""
+
+    langid_detector: str = Field(
+        "auto",
+        description="Language detector: auto (hybrid when the fastText model is installed, "
+        "else lingua), hybrid (fastText, and lingua for the texts fastText is unsure of), "
+        "fasttext, lingua or langdetect.",
+    )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="ISO 639-1 languages the detector may answer; empty means those of the "
+        "regions the platform serves.",
+    )
+    langid_min_letters: int = Field(
+        4, ge=0, description="Texts with fewer letters than this are undetermined ('und')."
+    )
+    langid_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="A guess less confident than this is undetermined ('und')."
+    )
+    langid_min_margin: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Mixed or ambiguous text: when the two best languages are closer than "
+        "this, the answer is undetermined ('und').",
+    )
+    translation_cache_size: int = Field(
+        4096, ge=0, description="Translations kept in memory per process (LRU)."
+    )
+    default_review_language: str = Field(
+        "en", description="Review language of a moderator who has not chosen one."
+    )
+
+
+class ModerationSettings(BaseModel):
+    """Classifiers, hash banks, the policy engine, cases and strikes (``VIGIL_MODERATION__*``)."""
+
+    toxicity_model: str = Field(
+        "auto",
+        description="Text classifier: auto (a Detoxify checkpoint when one is installed, else "
+        "the compact multilingual model), compact, profanity-check, or detoxify-<variant>.",
+    )
+    detoxify_runtime: str = Field(
+        "onnx", description="How Detoxify checkpoints run: onnx (the serving path) or torch."
+    )
+    detoxify_threads: int = Field(
+        0,
+        ge=0,
+        description="ONNX Runtime intra-op threads for Detoxify; 0 means every CPU this process "
+        "may use (fastest when the worker has the machine to itself, see docs/benchmarks.md).",
+    )
+    policy_file: Path | None = Field(
+        None, description="Policy YAML; empty means the shipped moderation/policies/default.yaml."
+    )
+    regions_dir: Path | None = Field(
+        None,
+        description="Directory of per-country YAML files; empty means the shipped "
+        "localization/regions.",
+    )
+    hash_distance_threshold: int = Field(
+        31, ge=0, le=256, description="PDQ frames match when their Hamming distance is below this."
+    )
+    hash_quality_threshold: int = Field(
+        50, ge=0, le=100, description="Frames of lower PDQ quality take no part in matching."
+    )
+    hash_min_query_percent: float = Field(
+        50.0,
+        ge=0,
+        le=100,
+        description="A video matches a banked video when at least this share (percent) of its "
+        "frames match (or the banked video's share reaches HASH_MIN_TARGET_PERCENT).",
+    )
+    hash_min_target_percent: float = Field(
+        50.0,
+        ge=0,
+        le=100,
+        description="A video matches a banked video when it contains at least this share "
+        "(percent) of the banked video's frames (or its own share reaches HASH_MIN_QUERY_PERCENT).",
+    )
+    strike_expiry_days: float = Field(
+        90.0, gt=0, description="A strike stops counting this many days after it was given."
+    )
+    strike_restrict_threshold: int = Field(
+        3,
+        ge=1,
+        description="Active strikes at which an author's account is flagged for restriction.",
+    )
+    case_sla_hours: dict[str, float] = Field(
+        default_factory=dict,
+        description="Review deadlines (hours) by queue or reason code, over the built-in ones, "
+        'e.g. {"hate": 8, "appeals": 72}.',
+    )
+    case_claim_minutes: float = Field(
+        30.0, gt=0, description="How long a moderator's claim on a case keeps others off it."
+    )
+    batch_size: int = Field(
+        64, ge=1, le=4096, description="Texts scored together by the moderation worker."
+    )
+    recheck_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How often the worker looks for subjects checked by older models or an "
+        "older policy, and re-checks them.",
+    )
+    recheck_batch: int = Field(
+        500, ge=1, description="Most subjects re-checked in one pass of the re-check job."
+    )
+
+
 class EventsSettings(BaseModel):
     """The engagement event collector and the lake it feeds (``VIGIL_EVENTS__*``)."""
 
@@ -316,6 +426,8 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     events: EventsSettings = Field(default_factory=EventsSettings)  # type: ignore[arg-type]
+    localization: LocalizationSettings = Field(default_factory=LocalizationSettings)  # type: ignore[arg-type]
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)  # type: ignore[arg-type]
 
     @field_validator("database_url", "bus_url", "storage_url")
     @classmethod

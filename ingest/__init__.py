@@ -3,11 +3,14 @@ engagement event collector with its lake sink."""
 
 from __future__ import annotations
 
-from . import collector, events, playback, service, uploads
+# media first: moderation (imported by comments and service) reads ingest.media at import.
+from . import media  # isort: skip
+from . import collector, comments, events, playback, service, uploads
 from .consumers import MEDIA_GROUP, media_consumers
 from .lake_sink import LAKE_GROUP, LakeSink, lake_consumers, open_sink
 from .models import (
     Audience,
+    Comment,
     EventRejection,
     Upload,
     UploadState,
@@ -19,13 +22,14 @@ from .processing import frame_hashes, process_video
 from .schemas import UploadOut, VideoCreate, VideoCreated, VideoFields, VideoOut
 
 #: Topics this room publishes.
-TOPICS = ("video.uploaded", "video.transcoded", "events.accepted")
+TOPICS = ("video.uploaded", "video.transcoded", "comment.created", "events.accepted")
 
 __all__ = [
     "LAKE_GROUP",
     "MEDIA_GROUP",
     "TOPICS",
     "Audience",
+    "Comment",
     "EventRejection",
     "LakeSink",
     "Upload",
@@ -39,9 +43,11 @@ __all__ = [
     "VideoOut",
     "VideoState",
     "collector",
+    "comments",
     "events",
     "frame_hashes",
     "lake_consumers",
+    "media",
     "media_consumers",
     "open_sink",
     "playback",

@@ -123,3 +123,24 @@ class EventRejection(Base):
     field: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)  # the item as sent, cut at 4 KiB
+
+
+class Comment(Base):
+    """A comment on a video (or a reply to one). Whether it is shown, and where, is the
+    visibility table's business (subject type ``comment``)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_video_created", "video_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    # What the author's app said (BCP 47 or ISO 639-1); moderation records what it detected.
+    language: Mapped[str | None] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(2))  # the author's country when posted
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -41,6 +41,11 @@ def _signature(secret: str, video_id: str, expires: int, country: str) -> str:
     return base64.urlsafe_b64encode(mac[:18]).decode().rstrip("=")
 
 
+#: The "country" of a token signed for moderators: it plays a ready video whatever its
+#: visibility, because reviewers must watch exactly the held and removed ones.
+REVIEW = "REVIEW"
+
+
 def sign(
     *, secret: str, video_id: str, country: str | None, now: dt.datetime | None = None
 ) -> tuple[str, dt.datetime]:
