@@ -17,7 +17,19 @@ from core.settings import Settings
 
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from .routers import auth, events, health, ops, uploads, users, videos
+from .routers import (
+    analyze,
+    auth,
+    banks,
+    comments,
+    events,
+    health,
+    moderation,
+    ops,
+    uploads,
+    users,
+    videos,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +115,10 @@ def create_app(
             videos.router,
             uploads.router,
             events.router,
+            comments.router,
+            moderation.router,
+            banks.router,
+            analyze.router,
         ):
             app.include_router(router)
         # tus discovery is unauthenticated; a plain route keeps it out of the API's scope table.

@@ -26,6 +26,11 @@ class Services:
     bus: Bus
     store: ObjectStore
     started_at: float = field(default_factory=time.time)
+    #: Readiness probes rooms add (e.g. "models" while a worker loads its classifiers): each
+    #: raises, with the reason, until its part is ready.
+    probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    #: What this process runs, shown by /readyz (e.g. which model scores comments).
+    info: dict[str, str] = field(default_factory=dict)
 
     async def readiness(self) -> dict[str, str]:
         """``{"database": "ok" | reason, "bus": ..., "storage": ...}``; never raises."""
@@ -34,6 +39,7 @@ class Services:
             ("database", lambda: asyncio.to_thread(self.db.ping)),
             ("bus", self.bus.ping),
             ("storage", lambda: asyncio.to_thread(self.store.ping)),
+            *self.probes.items(),
         )
         for name, probe in probes:
             try:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = ("ingest", "moderation", "localization", "feed", "analytics")
 EDGES = ("api", "dashboards", "vigil")
@@ -55,3 +57,12 @@ def test_domains_use_each_other_only_through_the_package_surface() -> None:
                 if top in EDGES:
                     offenders.append((str(path.relative_to(ROOT)), name))
     assert offenders == []
+
+
+@pytest.mark.parametrize("room", DOMAINS + EDGES)
+def test_each_room_imports_first_in_a_fresh_interpreter(room: str) -> None:
+    """Rooms import each other's packages; whichever comes first, no import cycle breaks."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {room}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 import ingest
+import moderation
 from api import create_app
 from core.bus.runner import Consumer, run_consumers
 from core.runtime import Services, open_services
@@ -31,6 +32,7 @@ ConsumerFactory = Callable[[Services], Sequence[Consumer]]
 CONSUMER_GROUPS: dict[str, ConsumerFactory] = {
     ingest.MEDIA_GROUP: ingest.media_consumers,
     ingest.LAKE_GROUP: ingest.lake_consumers,
+    moderation.MODERATION_GROUP: moderation.moderation_consumers,
 }
 
 

@@ -26,9 +26,10 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "not_ready", "checks": {"startup": reason}}, 503)
     checks = await services.readiness()
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if services.info:
+        body["info"] = services.info
+    return JSONResponse(body, 200 if ready else 503)
 
 
 @protected.get(

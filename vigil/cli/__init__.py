@@ -8,7 +8,7 @@ import typer
 
 from core.settings import ConfigError
 
-from . import admin, bench, bus, demo, events, roles
+from . import admin, banks, bench, bus, decisions, demo, evaluate, events, models, policy, roles
 
 app = typer.Typer(
     name="vigil",
@@ -29,6 +29,11 @@ app.add_typer(admin.keys_app, name="keys")
 app.add_typer(bus.app, name="bus")
 app.add_typer(events.app, name="events")
 app.add_typer(bench.app, name="bench")
+app.add_typer(policy.app, name="policy")
+app.add_typer(decisions.app, name="decisions")
+app.add_typer(banks.app, name="banks")
+app.add_typer(models.app, name="models")
+app.add_typer(evaluate.app, name="eval")
 
 
 def main() -> None:

@@ -81,6 +81,14 @@ def load_demo(
                 progress=lambda n: progress.advance(task, n),
             )
         summaries.append(f"videos: {summary}")
+        from vigil.demo_moderation import COMMENTS, run_moderation_demo
+
+        with _progress() as progress:
+            task = progress.add_task("comments (moderation)", total=len(COMMENTS))
+            summary = run_moderation_demo(
+                settings, seed=seed, progress=lambda n: progress.advance(task, n)
+            )
+        summaries.append(f"moderation: {summary}")
     if events:
         from vigil.demo_events import post_demo_events
 
