@@ -264,7 +264,10 @@ class SessionGuard:
                         403,
                     )(scope, receive, send)
                     return
-        scope.setdefault("state", {})["principal"] = principal
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        # Callbacks run on a worker thread; they hand bus work (async) to this loop.
+        state["loop"] = asyncio.get_running_loop()
         await self.app(scope, receive, send)
 
 
