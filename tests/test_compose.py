@@ -196,7 +196,7 @@ def test_one_image_runs_every_vigil_role(compose: dict[str, Any]) -> None:
     for role in VIGIL_ROLES:
         assert services[role]["build"]["context"] == "."
     assert services["api"]["command"] == ["api"]
-    assert services["worker"]["command"] == ["worker", "--only", "media"]
+    assert services["worker"]["command"] == ["worker", "--only", "media,moderation"]
     assert services["worker"]["deploy"]["replicas"] == 2
     # The lake has one writer, whose local state survives restarts.
     assert services["lake-sink"]["command"] == ["worker", "--only", "lake"]

@@ -27,6 +27,7 @@ import uvicorn
 from sqlalchemy import select
 
 import ingest
+import moderation
 from api import create_app
 from core.auth import Role, User, tokens
 from core.bus.runner import Consumer, run_consumers
@@ -222,6 +223,19 @@ async def _upload(
     return str(created.json()["video"]["id"])
 
 
+def access_token(settings: Settings, user: User, minutes: float = 30) -> str:
+    """An access token for a demo account, which has no password to sign in with."""
+    token, _ = tokens.encode(
+        secret=settings.auth.secret_key.get_secret_value(),
+        subject=user.id,
+        name=user.name,
+        role=user.role,
+        audience="access",
+        lifetime=dt.timedelta(minutes=minutes),
+    )
+    return token
+
+
 @contextlib.asynccontextmanager
 async def api_in_process(services: Services, consumers: Sequence[Consumer]) -> AsyncIterator[str]:
     """The API (with ``services``) on a free port and ``consumers`` beside it; yields the URL.
@@ -260,9 +274,9 @@ async def _run(
     services = await open_services(settings)
     await services.bus.ensure_topics(ALL_TOPICS)
     try:
-        async with api_in_process(services, ingest.media_consumers(services)) as url:
+        consumers = [*ingest.media_consumers(services), *moderation.moderation_consumers(services)]
+        async with api_in_process(services, consumers) as url:
             creators = _creators(settings, services.db, count, rng)
-            secret = settings.auth.secret_key.get_secret_value()
             video_ids: list[str] = []
             with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
                 async with httpx.AsyncClient(base_url=url, timeout=120) as client:
@@ -271,14 +285,7 @@ async def _run(
                         path = Path(tmp) / f"demo-{index:02d}.mp4"
                         await asyncio.to_thread(make_clip, clip, path)
                         creator = creators[index]
-                        token, _ = tokens.encode(
-                            secret=secret,
-                            subject=creator.id,
-                            name=creator.name,
-                            role=creator.role,
-                            audience="access",
-                            lifetime=dt.timedelta(minutes=30),
-                        )
+                        token = access_token(settings, creator)
                         video_ids.append(
                             await _upload(client, token, clip, path, tus=index % 2 == 0)
                         )
