@@ -1,6 +1,6 @@
 """``vigil models train toxicity``: train the compact toxicity classifier on the dev data.
 
-The lead mounts ``app`` under ``vigil models`` (``models_app.add_typer(train.app, name="train")``).
+``app`` is mounted under ``vigil models`` (``vigil/cli/models.py``).
 """
 
 from __future__ import annotations
