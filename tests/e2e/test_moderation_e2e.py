@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -80,8 +81,10 @@ async def _post_and_wait(settings: Settings, author: auth.User, video_id: str) -
             )
             assert posted.status_code == 201, posted.text
             comment_id = str(posted.json()["id"])
-            # The case commits first and the announcement follows it: wait for both.
-            for _ in range(300):
+            # The case commits first and the announcement follows it: wait for both. The first
+            # comment also waits for the worker to load its models, slow on a busy machine.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
                 with services.db.session() as session:
                     held = session.scalar(
                         select(moderation.Case.id).where(moderation.Case.subject_id == comment_id)
