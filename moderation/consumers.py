@@ -1,5 +1,6 @@
 """Bus handlers of the moderation room: check every new comment and every transcoded video, and
-re-check what older models or an older policy judged."""
+re-check what older models or an older policy judged, and resend decision events left in the
+outbox (``moderation.outbox``)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from core.bus import Message
 from core.bus.runner import Consumer
 from core.errors import UnavailableError
 from core.runtime import Services
 
-from . import metrics
-from .decisions import DECIDED_TOPIC
+from . import metrics, outbox
 from .pipeline import (
     Checker,
     CheckOutcome,
@@ -94,7 +95,7 @@ def _run_check(
     subject_type: str,
     run: Callable[..., CheckOutcome],
     subject_id: str,
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """One check in one transaction; returns the decision events to publish after the commit."""
     started = time.perf_counter()
     with services.db.session() as session:
@@ -108,14 +109,15 @@ def _run_check(
 
 def moderation_consumers(services: Services) -> list[Consumer]:
     """Checks on ``comment.created`` and ``video.transcoded``; the re-check job runs beside the
-    comment consumer every ``VIGIL_MODERATION__RECHECK_SECONDS``."""
+    comment consumer every ``VIGIL_MODERATION__RECHECK_SECONDS``, the outbox relay beside the
+    video consumer every ``outbox.RESEND_AFTER``."""
     checker = _LazyChecker(services)
     bus = services.bus
     settings = services.settings.moderation
 
-    async def publish(events: list[dict[str, object]]) -> None:
-        for event in events:
-            await bus.publish(DECIDED_TOPIC, event, key=str(event["subject_id"]))
+    async def publish(events: list[dict[str, Any]]) -> None:
+        # A failed send leaves the events in the outbox: the tick below resends them.
+        await outbox.publish(bus, services.db, events)
 
     async def on_comment(message: Message) -> None:
         comment_id = str(message.payload["comment_id"])
@@ -131,8 +133,8 @@ def moderation_consumers(services: Services) -> list[Consumer]:
         )
         await publish(events)
 
-    def recheck_batch() -> list[dict[str, object]]:
-        events: list[dict[str, object]] = []
+    def recheck_batch() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
         with services.db.session() as session:
             todo = stale_subjects(session, checker.get(), limit=settings.recheck_batch)
         for subject_type, subject_id in todo:
@@ -150,6 +152,10 @@ def moderation_consumers(services: Services) -> list[Consumer]:
         if not final:
             await publish(await asyncio.to_thread(recheck_batch))
 
+    async def relay(final: bool) -> None:
+        if not final:
+            await outbox.resend(bus, services.db)
+
     return [
         Consumer(
             "comment.created",
@@ -159,5 +165,12 @@ def moderation_consumers(services: Services) -> list[Consumer]:
             tick=tick,
             tick_seconds=settings.recheck_seconds,
         ),
-        Consumer("video.transcoded", MODERATION_GROUP, on_video, name="moderation-videos"),
+        Consumer(
+            "video.transcoded",
+            MODERATION_GROUP,
+            on_video,
+            name="moderation-videos",
+            tick=relay,
+            tick_seconds=outbox.RESEND_AFTER.total_seconds(),
+        ),
     ]

@@ -11,7 +11,8 @@ A decision is ``(subject, action, regions, reason_code, rule_ids, model_versions
 4. rewrites the subject's rows of the visibility table from its decisions
    (``moderation.visibility.rebuild_visibility``).
 
-The caller commits, then publishes :func:`decision_event` on ``moderation.decided``.
+The event (:func:`decision_event`) is written to the outbox in the same transaction; the caller
+commits, then sends it with ``moderation.outbox.publish`` (the worker resends what is left).
 
 Canonical form (what ``hash`` is computed over), fixed so any tool can re-verify the chain::
 
@@ -54,7 +55,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.settings import ModerationSettings
 
 from . import strikes
-from .models import EVERYWHERE, Case, Decision, DecisionChainHead, Visibility
+from .models import EVERYWHERE, Case, Decision, DecisionChainHead, DecisionOutbox, Visibility
 from .visibility import rebuild_visibility
 
 #: The actor of decisions the policy engine made.
@@ -280,8 +281,8 @@ def apply_decision(
 ) -> DecisionOutcome:
     """Record a decision (chain, case, strikes, visibility) and return what it did.
 
-    ``author_id`` defaults to the subject's author. The caller commits, then publishes
-    ``decision_event(outcome)`` on ``moderation.decided``.
+    ``author_id`` defaults to the subject's author. The caller commits, then sends the event with
+    ``moderation.outbox.publish`` (it is in the outbox already, so a failed send is retried).
     """
     config = config or ModerationSettings.model_validate({})
     check_subject_type(subject_type)
@@ -354,7 +355,7 @@ def apply_decision(
         revoked = strikes.revoke_strikes(session, decision_ids=earlier_removals, now=at)
     visibility = rebuild_visibility(session, subject_type=subject_type, subject_id=subject_id)
     threshold_note = author_status.note if author_status else None
-    return DecisionOutcome(
+    outcome = DecisionOutcome(
         decision=decision,
         visibility=visibility,
         author=author_status,
@@ -362,6 +363,19 @@ def apply_decision(
         closed_case_ids=closed,
         notes=(threshold_note,) if threshold_note else (),
     )
+    # The event goes into the outbox in this transaction: it is sent once committed, and resent
+    # by the worker if that send fails (moderation.outbox).
+    session.add(
+        DecisionOutbox(
+            decision_id=decision.id,
+            seq=decision.seq,
+            payload=decision_event(outcome),
+            created_at=utcnow(),
+            attempts=0,
+        )
+    )
+    session.flush()
+    return outcome
 
 
 def record_decision(

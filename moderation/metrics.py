@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 CHECKS_TOTAL = Counter(
     "vigil_moderation_checks_total",
@@ -30,4 +30,15 @@ RECHECKS_TOTAL = Counter(
     "vigil_moderation_rechecks_total",
     "Subjects re-checked because their models or policy changed (or were never checked).",
     ["subject_type"],
+)
+DECISION_EVENTS_TOTAL = Counter(
+    "vigil_moderation_decision_events_total",
+    "moderation.decided sends, by result: sent (first try), resent (by the worker's outbox "
+    "relay) or failed (left in the outbox for the next try).",
+    ["result"],
+)
+DECISION_EVENTS_UNSENT = Gauge(
+    "vigil_moderation_decision_events_unsent",
+    "Committed decisions whose moderation.decided event is still in the outbox, as the worker's "
+    "relay last counted them.",
 )

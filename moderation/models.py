@@ -259,6 +259,25 @@ class Decision(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class DecisionOutbox(Base):
+    """A committed decision whose ``moderation.decided`` event the bus has not confirmed yet.
+
+    Written in the decision's own transaction, with the event as it will be sent; deleted once
+    the bus has it. The worker resends what is left (``moderation.outbox``), so a bus outage
+    between the commit and the publish delays the event instead of losing it."""
+
+    __tablename__ = "decision_outbox"
+
+    decision_id: Mapped[str] = mapped_column(
+        ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed sends so far
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class DecisionChainHead(Base):
     """The end of the decision chain (one row, id 1): the last seq and its hash. Appending locks
     this row, which serializes writers on every backend; verification compares it with the last

@@ -268,10 +268,9 @@ async def _run(settings: Settings, seed: int, progress: Callable[[int], None]) -
             events += await asyncio.to_thread(
                 _human_decisions, services.db, comment_ids, list(authors.values())
             )
-            for event in events:
-                await services.bus.publish(
-                    "moderation.decided", event, key=str(event["subject_id"])
-                )
+            unsent = await moderation.outbox.publish(services.bus, services.db, events)
+            if unsent:
+                raise RuntimeError(f"{len(unsent)} decision events could not be sent; see the log")
         with services.db.session() as session:
             rows = session.scalars(select(moderation.Decision)).all()
             counts["held"] = sum(1 for d in rows if d.action == "hold")

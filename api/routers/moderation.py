@@ -1,8 +1,9 @@
 """Reports, review queues and cases, decisions and their chain, appeals.
 
-Every decision commits first and is then published on ``moderation.decided``: the visibility
-table is already updated in the same transaction, so the event tells the feed, search and audit
-consumers what changed rather than carrying the only copy of it.
+Every decision commits first, with its event in the outbox, and is then published on
+``moderation.decided`` (the worker resends it if that fails): the visibility table is already
+updated in the same transaction, so the event tells the feed, search and audit consumers what
+changed rather than carrying the only copy of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core import auth
 from core.auth import Principal, Scope
 from core.errors import PermissionDeniedError
 from core.runtime import Services
-from moderation import appeals, cases, decisions, reports
+from moderation import appeals, cases, decisions, outbox, reports
 from moderation.taxonomy import REASONS
 
 router = APIRouter(tags=["moderation"])
@@ -124,8 +125,9 @@ def _result(outcome: decisions.DecisionOutcome) -> DecisionResult:
 
 
 async def _publish(services: Services, outcome: decisions.DecisionOutcome) -> None:
-    event = decisions.decision_event(outcome)
-    await services.bus.publish(decisions.DECIDED_TOPIC, event, key=event["subject_id"])
+    """Send the committed decision's event; if the bus fails, the decision stands and the worker
+    resends the event from the outbox (the answer is the decision either way)."""
+    await outbox.publish(services.bus, services.db, [decisions.decision_event(outcome)])
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -614,13 +614,15 @@ def decide(
         return dash.no_update, support.error_alert(exc)
     done = f"?done={event['decision_id']}"
     try:
-        support.publish_decided([event])
-    except Exception:  # the decision stands; the next page and the log say so
+        unsent = support.publish_decided([event])
+    except Exception:  # the decision stands, its event is in the outbox; the next page says so
         log.exception(
-            "decision %s recorded but not published on %s",
+            "decision %s recorded but not yet sent on %s",
             event["decision_id"],
             decisions.DECIDED_TOPIC,
         )
+        unsent = [event["decision_id"]]
+    if unsent:
         done += "&unsent=1"
     try:
         with opened.db.session() as session:

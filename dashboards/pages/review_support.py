@@ -26,7 +26,7 @@ from core.errors import InvalidInputError, VigilError
 from core.settings import Settings
 from dashboards.app import principal, services
 from localization import UNDETERMINED, Translator
-from moderation import cases, decisions
+from moderation import cases, decisions, outbox
 from moderation.models import Case
 
 log = logging.getLogger(__name__)
@@ -198,24 +198,25 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running() else None
 
 
-def publish_decided(events: Sequence[dict[str, Any]]) -> None:
-    """Publish committed decisions on ``moderation.decided``, on the server's loop.
+def publish_decided(events: Sequence[dict[str, Any]]) -> list[str]:
+    """Send committed decisions' events on ``moderation.decided``, on the server's loop.
 
-    Raises the bus's error (or TimeoutError) when it cannot; the decisions stay committed.
-    """
+    Returns the decision ids whose events could not be sent: they stay in the outbox and the
+    worker resends them. Raises TimeoutError when the bus does not answer in time (the events
+    are in the outbox all the same)."""
     if not events:
-        return
-    bus = services().bus
+        return []
+    opened = services()
 
-    async def send() -> None:
-        for event in events:
-            await bus.publish(decisions.DECIDED_TOPIC, event, key=str(event["subject_id"]))
+    async def send() -> list[str]:
+        return await outbox.publish(opened.bus, opened.db, events)
 
     loop = _server_loop()
     if loop is not None:
-        asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=PUBLISH_TIMEOUT_SECONDS)
-    else:  # no server loop to hand it to (a plain WSGI server): a loop of our own
-        asyncio.run(asyncio.wait_for(send(), timeout=PUBLISH_TIMEOUT_SECONDS))
+        future = asyncio.run_coroutine_threadsafe(send(), loop)
+        return future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    # No server loop to hand it to (a plain WSGI server): a loop of our own.
+    return asyncio.run(asyncio.wait_for(send(), timeout=PUBLISH_TIMEOUT_SECONDS))
 
 
 # --- how things read ----------------------------------------------------------------------------
@@ -260,9 +261,9 @@ def decision_flash(session: Session, done: Mapping[str, Any] | None, tail: str) 
     )
     if (done or {}).get("unsent"):
         text += (
-            f" Its {decisions.DECIDED_TOPIC} event could not be published "
-            "(the server log says why): "
-            "the visibility table has the decision, the event's consumers have not heard of it."
+            f" Its {decisions.DECIDED_TOPIC} event could not be sent yet (the server log says "
+            "why): the visibility table has the decision, and the worker resends the event from "
+            "the outbox."
         )
     return text
 

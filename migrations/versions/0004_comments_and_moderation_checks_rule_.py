@@ -93,6 +93,25 @@ def upgrade() -> None:
         batch_op.create_index("ix_decisions_subject", ["subject_type", "subject_id"], unique=False)
 
     op.create_table(
+        "decision_outbox",
+        sa.Column("decision_id", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["decision_id"],
+            ["decisions.id"],
+            name=op.f("fk_decision_outbox_decision_id_decisions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("decision_id", name=op.f("pk_decision_outbox")),
+    )
+    with op.batch_alter_table("decision_outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_decision_outbox_seq"), ["seq"], unique=False)
+
+    op.create_table(
         "hash_banks",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -353,6 +372,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_decisions_subject")
         batch_op.drop_index(batch_op.f("ix_decisions_at"))
 
+    with op.batch_alter_table("decision_outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_decision_outbox_seq"))
+
+    op.drop_table("decision_outbox")
     op.drop_table("decisions")
     op.drop_table("decision_chain_head")
     with op.batch_alter_table("cases", schema=None) as batch_op:
