@@ -116,7 +116,7 @@ def moderation_consumers(services: Services) -> list[Consumer]:
     settings = services.settings.moderation
 
     async def publish(events: list[dict[str, Any]]) -> None:
-        # A failed send leaves the events in the outbox: the tick below resends them.
+        # A failed send leaves the events in the outbox: the relay tick below resends them.
         await outbox.publish(bus, services.db, events)
 
     async def on_comment(message: Message) -> None:
